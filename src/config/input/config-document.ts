@@ -1,0 +1,116 @@
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node } from 'yaml';
+import type { Diagnostic, SourcePosition } from '../diagnostic.ts';
+import type { SourceFile } from './source-file.ts';
+
+/**
+ * One object read from a file (a YAML document, a JSON document, or an item of a `kind: List`),
+ * with the means to find where any of its fields was written.
+ */
+export interface ConfigDocument {
+  readonly file: string;
+  readonly value: unknown;
+  readonly origin: SourcePosition;
+  /**
+   * Where the field at `path` was written. When the field is absent, the nearest written
+   * ancestor; a key position for collections and missing fields, the value's position for scalars.
+   */
+  locate(path: readonly PropertyKey[], target?: 'key' | 'value'): SourcePosition;
+}
+
+export const YAML_SYNTAX_CODE = 'WFT0106';
+
+/** Splits a file into documents; YAML and JSON syntax errors are findings, and the rest of the file still counts. */
+export function readDocuments(source: SourceFile): { documents: ConfigDocument[]; diagnostics: Diagnostic[] } {
+  const lineCounter = new LineCounter();
+  const parsed = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
+  const documents: ConfigDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const position = (offset: number): SourcePosition => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { file: source.name, line, column: col };
+  };
+  const all = Array.isArray(parsed) ? parsed : [];
+  for (const doc of all) {
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        diagnostics.push({
+          code: YAML_SYNTAX_CODE,
+          level: 'Error',
+          message: `invalid YAML: ${yamlErrorText(e.code, e.message)}`,
+          origin: position(e.pos[0]),
+        });
+      }
+      continue;
+    }
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) continue;
+    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const isList =
+      typeof value === 'object' && value !== null && !Array.isArray(value) &&
+      (value as Record<string, unknown>)['kind'] === 'List' && Array.isArray((value as Record<string, unknown>)['items']);
+    if (isList) {
+      const items = (value as { items: unknown[] }).items;
+      items.forEach((item, index) => documents.push(makeDocument(source.name, item, root, ['items', index], position)));
+    } else {
+      documents.push(makeDocument(source.name, value, root, [], position));
+    }
+  }
+  return { documents, diagnostics };
+}
+
+function yamlErrorText(code: string, message: string): string {
+  const firstLine = message.split('\n')[0] ?? message;
+  return code === 'DUPLICATE_KEY' ? `${firstLine.replace(/ at line.*$/, '')} (a key appears twice in the same mapping)` : firstLine.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function makeDocument(
+  file: string,
+  value: unknown,
+  root: Node,
+  base: readonly PropertyKey[],
+  position: (offset: number) => SourcePosition,
+): ConfigDocument {
+  const locate = (path: readonly PropertyKey[], target: 'key' | 'value' = 'value'): SourcePosition => {
+    const full = [...base, ...path];
+    let node: unknown = root;
+    let lastKeyOffset = nodeOffset(root) ?? 0;
+    for (let i = 0; i < full.length; i++) {
+      const segment = full[i];
+      let next: unknown;
+      let keyOffset: number | undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isPair(p) && keyText(p.key) === String(segment));
+        if (pair !== undefined) {
+          keyOffset = nodeOffset(pair.key);
+          next = pair.value;
+        }
+      } else if (isSeq(node) && typeof segment === 'number') {
+        next = node.items[segment];
+        keyOffset = nodeOffset(next);
+      }
+      if (next === undefined && keyOffset === undefined) return position(lastKeyOffset);
+      if (keyOffset !== undefined) lastKeyOffset = keyOffset;
+      const isLast = i === full.length - 1;
+      if (isLast) {
+        if (target === 'key' || next === null || next === undefined || isMap(next) || isSeq(next)) return position(lastKeyOffset);
+        return position(nodeOffset(next) ?? lastKeyOffset);
+      }
+      node = next;
+    }
+    return position(lastKeyOffset);
+  };
+  return { file, value, origin: locate([], 'key'), locate };
+}
+
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  return undefined;
+}
+
+function nodeOffset(node: unknown): number | undefined {
+  if (node !== null && typeof node === 'object' && 'range' in node) {
+    const range = (node as { range?: [number, number, number] }).range;
+    if (range !== undefined) return range[0];
+  }
+  return undefined;
+}
