@@ -51,13 +51,14 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /**
  * The one-line text form, Istio's analyzer shape with Weft's codes:
  * `Error [WFT0101] (VirtualService default/reviews reviews.yaml:12) Referenced host not found: "reviews"`.
- * A finding about a field also names its column and path.
+ * A finding about a field, or about the text itself (broken YAML), also names its column.
  */
 export function formatDiagnostic(d: Diagnostic): string {
   const where: string[] = [];
   if (d.resource !== undefined) where.push(formatResourceRef(d.resource));
   if (d.origin !== undefined) {
-    where.push(d.path !== undefined ? `${d.origin.file}:${d.origin.line}:${d.origin.column}` : `${d.origin.file}:${d.origin.line}`);
+    const withColumn = d.path !== undefined || d.resource === undefined;
+    where.push(withColumn ? `${d.origin.file}:${d.origin.line}:${d.origin.column}` : `${d.origin.file}:${d.origin.line}`);
   }
   const scope = where.length > 0 ? ` (${where.join(' ')})` : '';
   const field = d.path !== undefined && d.path !== '' ? `${d.path}: ` : '';

@@ -30,8 +30,12 @@ export const Messages = {
   PortNameNotUnderNamingConvention: message('WFT0118', 'PortNameNotUnderNamingConvention', 'Info', 'A Service port name has no protocol prefix (http-, grpc-, tcp-, ...) and no appProtocol, so its protocol is sniffed.'),
   NoMatchingWorkloads: message('WFT0127', 'NoMatchingWorkloads', 'Warning', 'A policy selector matches no workload in its namespace.'),
   VirtualServiceUnreachableRule: message('WFT0130', 'VirtualServiceUnreachableRule', 'Warning', 'An HTTP rule follows a rule that matches every request, so it can never be reached.'),
+  VirtualServiceIneffectiveMatch: message('WFT0131', 'VirtualServiceIneffectiveMatch', 'Info', 'A match of an HTTP, TCP or TLS rule repeats a match of an earlier rule, so it never takes effect.'),
+  VirtualServiceHostNotFoundInGateway: message('WFT0132', 'VirtualServiceHostNotFoundInGateway', 'Warning', 'None of a VirtualService\'s hosts is served by a Gateway it is bound to, so the gateway never routes by it.'),
   RouteWeightsNotSumTo100: message('WFT0141', 'RouteWeightsNotSumTo100', 'Error', 'The weights of a route\'s destinations do not add up to 100.'),
   JwtPrincipalWithoutRequestAuthentication: message('WFT0150', 'JwtPrincipalWithoutRequestAuthentication', 'Warning', 'An AuthorizationPolicy uses requestPrincipals or request.auth.* but no RequestAuthentication applies to its workloads, so no request carries a principal.'),
+  UnknownDestinationRuleHost: message('WFT0174', 'UnknownDestinationRuleHost', 'Warning', 'A DestinationRule host names no Service or ServiceEntry, so its policy applies to nothing.'),
+  ConflictingGatewayVirtualServiceHosts: message('WFT0200', 'ConflictingGatewayVirtualServiceHosts', 'Warning', 'Several VirtualServices bound to the same Gateway define the same host; their rules are merged in the order the VirtualServices were created, which the files do not fix.'),
 } as const satisfies Record<string, MessageType>;
 
 export type MessageName = keyof typeof Messages;

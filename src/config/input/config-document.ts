@@ -29,6 +29,12 @@ export function readDocuments(source: SourceFile): { documents: ConfigDocument[]
     const { line, col } = lineCounter.linePos(offset);
     return { file: source.name, line, column: col };
   };
+  if (source.name.endsWith('.json')) {
+    const problem = strictJsonProblem(source.text);
+    if (problem !== undefined) {
+      return { documents, diagnostics: [{ code: YAML_SYNTAX_CODE, level: 'Error', message: `invalid JSON: ${problem.message}`, origin: position(problem.offset) }] };
+    }
+  }
   const all = Array.isArray(parsed) ? parsed : [];
   for (const doc of all) {
     if (doc.errors.length > 0) {
@@ -56,6 +62,18 @@ export function readDocuments(source: SourceFile): { documents: ConfigDocument[]
     }
   }
   return { documents, diagnostics };
+}
+
+/** JSON files are held to JSON's grammar, which YAML's flow style would loosen (trailing commas, comments). */
+function strictJsonProblem(text: string): { message: string; offset: number } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    return { message: message.replace(/ in JSON at position \d+.*$/, '').replace(/ \(line \d+ column \d+\)$/, ''), offset: at !== null ? Number(at[1]) : 0 };
+  }
 }
 
 function yamlErrorText(code: string, message: string): string {

@@ -23,6 +23,7 @@ export const ALWAYS = { when: (): boolean => true };
 
 export function crossField<T>(rule: (value: T, ctx: RefineContext) => void): (value: T, ctx: RefineContext) => void {
   return (value, ctx) => {
+    if (typeof value !== 'object' || value === null) return;
     try {
       rule(value, ctx);
     } catch (e) {
@@ -32,16 +33,21 @@ export function crossField<T>(rule: (value: T, ctx: RefineContext) => void): (va
 }
 
 /** A duration written as Istio writes it (`1.5s`, `100ms`), at least 1 ms unless said otherwise. */
-export function duration(options: { min?: Milliseconds; max?: Milliseconds } = {}): z.ZodString {
+export function duration(options: { min?: Milliseconds; max?: Milliseconds } = {}): z.ZodType<string> {
   const min = options.min ?? 1;
-  return z.string().check((ctx) => {
-    const parsed = parseDuration(ctx.value);
+  return z.custom<string>().check((ctx) => {
+    const value: unknown = ctx.value;
+    if (typeof value !== 'string') {
+      ctx.issues.push({ code: 'custom', message: `expected a duration such as "10s" or "100ms", got ${typeof value === 'number' ? `the number ${value} (add a unit)` : JSON.stringify(value) ?? 'nothing'}`, input: value });
+      return;
+    }
+    const parsed = parseDuration(value);
     if (!parsed.ok) {
-      ctx.issues.push({ code: 'custom', message: parsed.error, input: ctx.value });
+      ctx.issues.push({ code: 'custom', message: parsed.error, input: value });
     } else if (parsed.value < min) {
-      ctx.issues.push({ code: 'custom', message: `duration must be at least ${min === 1 ? '1ms' : `${min}ms`}, got "${ctx.value}"`, input: ctx.value });
+      ctx.issues.push({ code: 'custom', message: `duration must be at least ${min === 1 ? '1ms' : `${min}ms`}, got "${value}"`, input: value });
     } else if (options.max !== undefined && parsed.value > options.max) {
-      ctx.issues.push({ code: 'custom', message: `duration must be at most ${options.max}ms, got "${ctx.value}"`, input: ctx.value });
+      ctx.issues.push({ code: 'custom', message: `duration must be at most ${options.max}ms, got "${value}"`, input: value });
     }
   });
 }

@@ -1,13 +1,34 @@
 import * as z from 'zod';
-import { dns1123Subdomain } from '../../schema/common.ts';
+import { addIssue, ALWAYS, crossField, dns1123Label, labelKeyProblem } from '../../schema/common.ts';
 import { defineKind } from '../kind-definition.ts';
 import { objectMeta } from '../object-meta.ts';
 
+/** Finalizers without a domain are reserved to Kubernetes; anything else must be a qualified name. */
+const STANDARD_FINALIZERS = ['kubernetes', 'orphan', 'foregroundDeletion'];
+
+export const NamespaceSpec = z
+  .strictObject({ finalizers: z.array(z.string()).optional() })
+  .superRefine(crossField((spec, ctx) => {
+    spec.finalizers?.forEach((name, i) => {
+      if (name.includes('/') ? labelKeyProblem(name) !== undefined : !STANDARD_FINALIZERS.includes(name)) {
+        addIssue(ctx, ['finalizers', i], `"${name}" is neither a standard finalizer (${STANDARD_FINALIZERS.join(', ')}) nor a qualified name such as example.com/cleanup`);
+      }
+    });
+  }), ALWAYS);
+export type NamespaceSpec = z.infer<typeof NamespaceSpec>;
+
+/** Cluster-scoped: a namespace given in its metadata is ignored, as the API server ignores it. */
 export const NamespaceKind = defineKind({
   kind: 'Namespace',
   group: '',
   versions: ['v1'],
   namespaced: false,
-  schema: z.looseObject({ apiVersion: z.string(), kind: z.string(), metadata: objectMeta(dns1123Subdomain) }),
+  schema: z.strictObject({
+    apiVersion: z.string(),
+    kind: z.string(),
+    metadata: objectMeta(dns1123Label),
+    spec: NamespaceSpec.optional(),
+    status: z.unknown().optional(),
+  }),
 });
 export type Namespace = z.infer<typeof NamespaceKind.schema>;

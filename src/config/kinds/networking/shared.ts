@@ -1,28 +1,33 @@
 import * as z from 'zod';
-import { addIssue, ALWAYS, crossField, dns1123Label, hostName, isDns1123Label, isDns1123Subdomain, PortSelector } from '../../schema/common.ts';
+import { addIssue, ALWAYS, crossField, hostName, isDns1123Label, isDns1123Subdomain, PortSelector } from '../../schema/common.ts';
 
 /** Shared by several networking kinds. */
+
+/** A DestinationRule subset's name: Istio's DNS-1123 label check, which also allows upper case. */
+export const subsetName = z.string().check((ctx) => {
+  if (!/^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(ctx.value) || ctx.value.length > 63) {
+    ctx.issues.push({ code: 'custom', message: `"${ctx.value}" is not a valid subset name (at most 63 letters, digits and '-', starting and ending with a letter or digit)`, input: ctx.value });
+  }
+});
 
 /** Where traffic goes: a host in the registry, optionally a subset of a DestinationRule and a port. */
 export const Destination = z.strictObject({
   host: hostName,
-  subset: dns1123Label.optional(),
+  subset: subsetName.optional(),
   port: PortSelector.optional(),
 });
 export type Destination = z.infer<typeof Destination>;
 
 /**
- * `exportTo`: `.` (this namespace), `*` (all, the default), `~` (none) or namespace names; `.` and
- * `*` cannot be mixed with other entries in a way that contradicts them.
+ * `exportTo`: `.` (this namespace), `*` (all, the default) or namespace names. Istio refuses `~`
+ * (none) for its configuration objects; only a Service's annotation may say it.
  */
 export const exportTo = z.array(z.string()).superRefine(crossField((entries, ctx) => {
   entries.forEach((entry, i) => {
-    if (entry !== '.' && entry !== '*' && entry !== '~' && !isDns1123Label(entry)) {
-      addIssue(ctx, [i], `"${entry}" is not ".", "*", "~" or a namespace name`);
-    }
+    if (entry === '~') addIssue(ctx, [i], 'exportTo "~" (no namespace) is not allowed for Istio configuration; remove the resource instead');
+    else if (entry !== '.' && entry !== '*' && !isDns1123Label(entry)) addIssue(ctx, [i], `"${entry}" is not ".", "*" or a namespace name`);
   });
   if (entries.includes('*') && entries.length > 1) addIssue(ctx, [], 'exportTo "*" already means every namespace; it cannot be combined with other entries');
-  if (entries.includes('~') && entries.length > 1) addIssue(ctx, [], 'exportTo "~" means no namespace; it cannot be combined with other entries');
 }), ALWAYS);
 
 /** A gateway reference: `mesh`, `name` (same namespace) or `namespace/name`. */

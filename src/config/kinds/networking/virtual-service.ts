@@ -20,7 +20,6 @@ function stringMatchMap(allowClaims: boolean) {
     for (const name of Object.keys(map)) {
       const problem = headerNameProblem(name, allowClaims);
       if (problem !== undefined) addIssue(ctx, [name], problem);
-      else if (!allowClaims && name !== name.toLowerCase()) addIssue(ctx, [name], `header names are matched in lower case; write "${name.toLowerCase()}"`);
     }
   }), ALWAYS);
 }
@@ -268,6 +267,7 @@ export type HTTPRoute = z.infer<typeof HTTPRoute>;
 /** Istio's rule: with several destinations, the weights must add up to 100. */
 function checkWeights(route: readonly { weight?: number | undefined }[] | undefined, ctx: z.core.$RefinementCtx<unknown>): void {
   if (route === undefined || route.length < 2) return;
+  if (route.some((d) => d.weight !== undefined && typeof d.weight !== 'number')) return;
   const total = route.reduce((sum, d) => sum + (d.weight ?? 0), 0);
   if (total !== 100) {
     addIssue(ctx, ['route'], `the weights of the destinations add up to ${total}; they must add up to 100 (${route.map((d) => d.weight ?? 0).join(' + ')})`, Messages.RouteWeightsNotSumTo100.code);

@@ -1,0 +1,107 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
+import { analyze } from '../index.ts';
+import { noMatchingWorkloads } from './no-matching-workloads.ts';
+
+function run(text: string): string[] {
+  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
+  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
+  return analyze(parsed.resources, { analyzers: [noMatchingWorkloads] }).map(formatDiagnostic);
+}
+
+const policy = (namespace: string, app: string): string => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-get, namespace: ${namespace}}
+spec:
+  selector:
+    matchLabels: {app: ${app}}
+  rules:
+  - to: [{operation: {methods: [GET]}}]
+---
+`;
+
+const pod = (namespace: string, app: string): string => `apiVersion: v1
+kind: Pod
+metadata: {name: ${app}-1, namespace: ${namespace}, labels: {app: ${app}, version: v1}}
+spec:
+  containers: [{name: app, image: example/app}]
+---
+`;
+
+const deployment = (namespace: string, app: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${app}, namespace: ${namespace}}
+spec:
+  selector: {matchLabels: {app: ${app}}}
+  template:
+    metadata: {labels: {app: ${app}}}
+    spec:
+      containers: [{name: app, image: example/app}]
+---
+`;
+
+describe('NoMatchingWorkloads', () => {
+  it('warns about a selector that matches none of the workloads of its namespace', () => {
+    assert.deepEqual(run(policy('default', 'reviews') + pod('default', 'ratings')), [
+      'Warning [WFT0127] (AuthorizationPolicy default/allow-get test.yaml:6) No matching workloads for this resource with the following labels: app=reviews',
+    ]);
+  });
+
+  it('finds workloads among Pods, Deployment pod templates and WorkloadEntries', () => {
+    assert.deepEqual(run(policy('default', 'reviews') + pod('default', 'reviews')), []);
+    assert.deepEqual(run(policy('default', 'reviews') + deployment('default', 'reviews')), []);
+    assert.deepEqual(run(`${policy('default', 'reviews')}apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: default}
+spec:
+  address: 10.0.0.7
+  labels: {app: reviews}
+`), []);
+  });
+
+  it('says nothing when the input has no workload in the namespace', () => {
+    assert.deepEqual(run(policy('default', 'reviews')), []);
+    assert.deepEqual(run(policy('default', 'reviews') + pod('shop', 'ratings')), []);
+  });
+
+  it('looks in every namespace for a selector in the root namespace', () => {
+    assert.deepEqual(run(policy('istio-system', 'reviews') + pod('default', 'reviews')), []);
+    assert.equal(run(policy('istio-system', 'reviews') + pod('default', 'ratings')).length, 1);
+  });
+
+  it('checks PeerAuthentication, RequestAuthentication, Telemetry and Sidecar selectors', () => {
+    assert.deepEqual(run(`${pod('default', 'ratings')}apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: pa}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra}
+spec:
+  selector: {matchLabels: {app: reviews}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: tm}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  accessLogging: [{providers: [{name: envoy}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: sc}
+spec:
+  workloadSelector: {labels: {app: reviews, version: v1}}
+  egress: [{hosts: ["./*"]}]
+`), [
+      'Warning [WFT0127] (PeerAuthentication default/pa test.yaml:10) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (RequestAuthentication default/ra test.yaml:17) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (Telemetry default/tm test.yaml:23) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (Sidecar default/sc test.yaml:30) No matching workloads for this resource with the following labels: app=reviews,version=v1',
+    ]);
+  });
+});
