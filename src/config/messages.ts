@@ -16,14 +16,14 @@ function message(code: string, name: string, level: Level, description: string):
 }
 
 export const Messages = {
-  ReferencedHostNotFound: message('WFT0101', 'ReferencedHostNotFound', 'Error', 'A VirtualService destination or DestinationRule host names no Service, ServiceEntry or known host.'),
+  ReferencedHostNotFound: message('WFT0101', 'ReferencedHostNotFound', 'Error', 'A VirtualService destination or mirror names a host that no Service or ServiceEntry defines.'),
   NamespaceNotInjected: message('WFT0102', 'NamespaceNotInjected', 'Info', 'A namespace is not labelled istio-injection=enabled, so its workloads get no sidecar.'),
   ReferencedSubsetNotFound: message('WFT0103', 'ReferencedSubsetNotFound', 'Error', 'A route names a subset that no DestinationRule for that host defines (traffic would fail with 503).'),
   ReferencedGatewayNotFound: message('WFT0104', 'ReferencedGatewayNotFound', 'Error', 'A VirtualService is bound to a Gateway that does not exist.'),
   SchemaValidationError: message('WFT0106', 'SchemaValidationError', 'Error', 'A resource does not follow its schema: a wrong type, an unknown field, a value out of range, broken YAML.'),
   RemovedApiVersion: message('WFT0107', 'RemovedApiVersion', 'Error', 'A resource uses an apiVersion that Kubernetes or Istio no longer serves.'),
   UnknownKind: message('WFT0108', 'UnknownKind', 'Error', 'apiVersion or kind is missing, misspelt, or not served in the given version.'),
-  ConflictingMeshGatewayVirtualServiceHosts: message('WFT0109', 'ConflictingMeshGatewayVirtualServiceHosts', 'Error', 'Several VirtualServices for the same host are bound to the same gateway (or to the mesh), where Istio does not merge them.'),
+  ConflictingMeshGatewayVirtualServiceHosts: message('WFT0109', 'ConflictingMeshGatewayVirtualServiceHosts', 'Error', 'Several VirtualServices for the same host are bound to the mesh (sidecars), where Istio does not merge them.'),
   DestinationPortSelectorRequired: message('WFT0112', 'DestinationPortSelectorRequired', 'Error', 'A route destination names a service with several ports but no port.'),
   MtlsPolicyConflict: message('WFT0113', 'MtlsPolicyConflict', 'Error', 'A DestinationRule sends plaintext or non-Istio TLS to workloads that a STRICT PeerAuthentication protects.'),
   DuplicateResource: message('WFT0115', 'DuplicateResource', 'Error', 'The same kind, namespace and name is defined twice; the first definition is kept.'),

@@ -70,7 +70,7 @@ spec:
     assert.equal(run(['analyze', '-f', '.'], { cwd: dir }).status, 0);
     const fromStdin = run(['analyze', '-f', '-'], { cwd: dir, input: 'apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 0}]}\n' });
     assert.equal(fromStdin.status, 79);
-    assert.match(fromStdin.stdout, /^Error \[WFT0106\] \(Service default\/x <stdin>:4:22\) spec\.ports\[0\]\.port: must be at least 1, got integer 0$/m);
+    assert.match(fromStdin.stdout, /^Error \[WFT0106\] \(Service default\/x <stdin>:4:23\) spec\.ports\[0\]\.port: must be at least 1, got integer 0$/m);
   });
 
   it('prints JSON with code, level, name, resource, origin and path', () => {
@@ -85,7 +85,7 @@ spec:
       name: 'SchemaValidationError',
       message: '"soon" is not a duration (expected a number with a unit: ns, us, ms, s, m, h, e.g. "1.5s" or "100ms")',
       resource: { kind: 'VirtualService', namespace: 'default', name: 'r' },
-      origin: { file: 'bad.json', line: 1, column: 176 },
+      origin: { file: 'bad.json', line: 1, column: 168 },
       path: 'spec.http[0].timeout',
     });
   });

@@ -1,16 +1,13 @@
 import type { KindName } from '../kinds/registry.ts';
 import type { AnyResource, Resource } from '../resource.ts';
 import { formatGatewayName, type GatewayName } from './gateway-reference.ts';
-import { hostCoveredBy, hostsOverlap, resolveHost, ROOT_NAMESPACE, serviceHost, serviceHostNamespace } from './host-name.ts';
+import { hostCoveredBy, hostsOverlap, isWildcardHost, resolveHost, ROOT_NAMESPACE, serviceHost, serviceHostNamespace } from './host-name.ts';
 import { selectorMatches, type Labels } from './label-selector.ts';
 
-/** A port of a Service or ServiceEntry. */
+/** A port of a Service or ServiceEntry, as routes name it. */
 export interface ServicePort {
   readonly number: number;
   readonly name: string;
-  readonly protocol: string | undefined;
-  readonly appProtocol: string | undefined;
-  readonly targetPort: string | number | undefined;
 }
 
 /** A Service (host `<name>.<ns>.svc.cluster.local`) or a ServiceEntry (its hosts as written), with its ports. */
@@ -72,19 +69,21 @@ export function createAnalysisContext(resources: readonly AnyResource[]): Analys
     ...ofKind('Service').map((resource) => ({ resource, hosts: [serviceHost(resource.name, resource.namespace)], ports: servicePorts(resource) })),
     ...ofKind('ServiceEntry').map((resource) => ({ resource, hosts: resource.object.spec.hosts.map((h) => h.toLowerCase()), ports: serviceEntryPorts(resource) })),
   ];
+  const wildcardServices = services.filter((s) => s.hosts.some(isWildcardHost));
   const exactHosts = groupBy(services.flatMap((service) => [...new Set(service.hosts)].map((host) => ({ host, service }))), (e) => e.host);
 
   const destinationRules: DestinationRuleEntry[] = ofKind('DestinationRule').map((resource) => ({
     resource,
     host: resolveHost(resource.object.spec.host, resource.namespace),
   }));
-  const destinationRulesByNamespace = groupBy(destinationRules, (dr) => dr.resource.namespace);
+  const exactRules = groupBy(destinationRules.filter((dr) => !isWildcardHost(dr.host)), (dr) => `${dr.resource.namespace} ${dr.host}`);
+  const wildcardRules = groupBy(destinationRules.filter((dr) => isWildcardHost(dr.host)), (dr) => dr.resource.namespace);
 
   const gateways = new Map(ofKind('Gateway').map((g) => [formatGatewayName(g), g]));
 
   const workloads: Workload[] = [
     ...ofKind('Pod').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.metadata.labels ?? {} })),
-    ...ofKind('Deployment').map((resource) => ({ resource, namespace: resource.namespace, labels: deploymentPodLabels(resource) })),
+    ...ofKind('Deployment').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.spec.template.metadata?.labels ?? {} })),
     ...ofKind('WorkloadEntry').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.spec.labels ?? {} })),
   ];
   const workloadsByNamespace = groupBy(workloads, (w) => w.namespace);
@@ -98,19 +97,20 @@ export function createAnalysisContext(resources: readonly AnyResource[]): Analys
     servicesForHost(host) {
       const exact = exactHosts.get(host.toLowerCase());
       if (exact !== undefined) return exact.map((e) => e.service);
-      return services.filter((s) => s.hosts.some((h) => hostsOverlap(h, host)));
+      // A plain name can only overlap a wildcard entry; a wildcard can overlap any.
+      return (isWildcardHost(host) ? services : wildcardServices).filter((s) => s.hosts.some((h) => hostsOverlap(h, host)));
     },
     destinationRules,
     destinationRulesFor(host, namespace) {
       const hostNamespace = serviceHostNamespace(host);
       for (const tier of [namespace, hostNamespace, ROOT_NAMESPACE]) {
         if (tier === undefined) continue;
-        const inTier = (destinationRulesByNamespace.get(tier) ?? []).filter((dr) => hostCoveredBy(host, dr.host));
-        if (inTier.length === 0) continue;
-        const exact = inTier.filter((dr) => dr.host === host.toLowerCase());
-        if (exact.length > 0) return exact;
-        const mostSpecific = Math.max(...inTier.map((dr) => dr.host.length));
-        return inTier.filter((dr) => dr.host.length === mostSpecific);
+        const exact = exactRules.get(`${tier} ${host.toLowerCase()}`);
+        if (exact !== undefined) return exact;
+        const covering = (wildcardRules.get(tier) ?? []).filter((dr) => hostCoveredBy(host, dr.host));
+        if (covering.length === 0) continue;
+        const mostSpecific = Math.max(...covering.map((dr) => dr.host.length));
+        return covering.filter((dr) => dr.host.length === mostSpecific);
       }
       return [];
     },
@@ -133,32 +133,9 @@ function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
 }
 
 function servicePorts(service: Resource<'Service'>): ServicePort[] {
-  return (service.object.spec?.ports ?? []).map((p) => ({
-    number: p.port,
-    name: p.name ?? '',
-    protocol: p.protocol,
-    appProtocol: p.appProtocol,
-    targetPort: p.targetPort,
-  }));
+  return (service.object.spec?.ports ?? []).map((p) => ({ number: p.port, name: p.name ?? '' }));
 }
 
 function serviceEntryPorts(entry: Resource<'ServiceEntry'>): ServicePort[] {
-  return (entry.object.spec.ports ?? []).map((p) => ({
-    number: p.number,
-    name: p.name,
-    protocol: p.protocol,
-    appProtocol: undefined,
-    targetPort: p.targetPort,
-  }));
-}
-
-/** The labels of the pods a Deployment creates, read defensively while the Deployment schema leaves its spec open. */
-function deploymentPodLabels(deployment: Resource<'Deployment'>): Labels {
-  let node: unknown = deployment.object;
-  for (const key of ['spec', 'template', 'metadata', 'labels']) {
-    if (typeof node !== 'object' || node === null) return {};
-    node = Reflect.get(node, key);
-  }
-  if (typeof node !== 'object' || node === null) return {};
-  return Object.fromEntries(Object.entries(node).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  return (entry.object.spec.ports ?? []).map((p) => ({ number: p.number, name: p.name }));
 }

@@ -50,7 +50,19 @@ export function readDocuments(source: SourceFile): { documents: ConfigDocument[]
     }
     const root = doc.contents;
     if (root === null || (isScalar(root) && (root.value === null || root.value === undefined))) continue;
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // An unquoted value that starts with '*' (`host: *.example.com`) is a YAML alias to an anchor that does not exist.
+      const alias = /Unresolved alias.*?: \*?(\S+)/i.exec((e as Error).message);
+      const text = alias !== null
+        ? `a value starting with "*" must be quoted ("*${alias[1]}"): unquoted, YAML reads it as an alias to an anchor that does not exist`
+        : (e as Error).message;
+      const offset = alias !== null ? source.text.indexOf(`*${alias[1]}`, root.range?.[0] ?? 0) : (root.range?.[0] ?? 0);
+      diagnostics.push({ code: YAML_SYNTAX_CODE, level: 'Error', message: `invalid YAML: ${text}`, origin: position(Math.max(offset, 0)) });
+      continue;
+    }
     const isList =
       typeof value === 'object' && value !== null && !Array.isArray(value) &&
       (value as Record<string, unknown>)['kind'] === 'List' && Array.isArray((value as Record<string, unknown>)['items']);

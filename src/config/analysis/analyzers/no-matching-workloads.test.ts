@@ -98,10 +98,10 @@ spec:
   workloadSelector: {labels: {app: reviews, version: v1}}
   egress: [{hosts: ["./*"]}]
 `), [
-      'Warning [WFT0127] (PeerAuthentication default/pa test.yaml:10) No matching workloads for this resource with the following labels: app=reviews',
-      'Warning [WFT0127] (RequestAuthentication default/ra test.yaml:17) No matching workloads for this resource with the following labels: app=reviews',
-      'Warning [WFT0127] (Telemetry default/tm test.yaml:23) No matching workloads for this resource with the following labels: app=reviews',
-      'Warning [WFT0127] (Sidecar default/sc test.yaml:30) No matching workloads for this resource with the following labels: app=reviews,version=v1',
+      'Warning [WFT0127] (PeerAuthentication default/pa test.yaml:11) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (RequestAuthentication default/ra test.yaml:18) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (Telemetry default/tm test.yaml:24) No matching workloads for this resource with the following labels: app=reviews',
+      'Warning [WFT0127] (Sidecar default/sc test.yaml:31) No matching workloads for this resource with the following labels: app=reviews,version=v1',
     ]);
   });
 });

@@ -165,10 +165,15 @@ export const EnvVar = z
   }), ALWAYS);
 export type EnvVar = z.infer<typeof EnvVar>;
 
-const LocalReference = z.strictObject({ name: dns1123Subdomain, optional: z.boolean().optional() });
+const envSource = z.strictObject({ name: dns1123Subdomain, optional: z.boolean().optional() });
+
+export const ConfigMapEnvSource = envSource;
+export type ConfigMapEnvSource = z.infer<typeof ConfigMapEnvSource>;
+export const SecretEnvSource = envSource;
+export type SecretEnvSource = z.infer<typeof SecretEnvSource>;
 
 export const EnvFromSource = z
-  .strictObject({ prefix: z.string().optional(), configMapRef: LocalReference.optional(), secretRef: LocalReference.optional() })
+  .strictObject({ prefix: z.string().optional(), configMapRef: ConfigMapEnvSource.optional(), secretRef: SecretEnvSource.optional() })
   .superRefine(crossField((e, ctx) => {
     if (e.configMapRef === undefined && e.secretRef === undefined) addIssue(ctx, [], 'must set configMapRef or secretRef');
     if (e.configMapRef !== undefined && e.secretRef !== undefined) addIssue(ctx, [], 'only one of configMapRef or secretRef may be set');

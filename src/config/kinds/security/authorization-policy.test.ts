@@ -240,7 +240,7 @@ rules:
 
     it('rejects unknown condition keys, suggesting the closest', () => {
       assert.deepEqual(problems(policy('rules:\n- when:\n  - key: request.header[x-user]\n    values: ["a"]\n  - key: source.principals\n    values: ["a"]')), [
-        'spec.rules[0].when[0].key: unknown condition key "request.header[x-user]" (did you mean "request.headers[<name>]"?)',
+        'spec.rules[0].when[0].key: unknown condition key "request.header[x-user]" (did you mean "request.headers[x-user]"?)',
         'spec.rules[0].when[1].key: unknown condition key "source.principals" (did you mean "source.principal"?)',
       ]);
       assert.match(problems(policy('rules:\n- when:\n  - key: weather\n    values: ["sunny"]'))[0]!, /unknown condition key "weather"; expected one of source\.ip, .*request\.headers\[<name>\]/);

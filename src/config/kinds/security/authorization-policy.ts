@@ -160,7 +160,10 @@ function classifyConditionKey(key: string): { values: ConditionValues } | { prob
   if (map !== undefined) return map.pattern.test(key) ? { values: map.values } : { problem: `"${key}" must have the form ${map.form}` };
   const suggestion = closestMatch(base, [...Object.keys(CONDITION_KEYS), ...MAP_KEYS.map((m) => m.prefix)]);
   if (suggestion !== undefined) {
-    return { problem: `unknown condition key "${key}" (did you mean "${MAP_KEYS.find((m) => m.prefix === suggestion)?.form ?? suggestion}"?)` };
+    // A map key keeps what the user wrote in brackets: request.auth.claim[groups] -> request.auth.claims[groups].
+    const isMap = MAP_KEYS.some((m) => m.prefix === suggestion);
+    const meant = isMap && key.length > base.length ? `${suggestion}${key.slice(base.length)}` : suggestion;
+    return { problem: `unknown condition key "${key}" (did you mean "${meant}"?)` };
   }
   return { problem: `unknown condition key "${key}"; expected one of ${[...Object.keys(CONDITION_KEYS), ...MAP_KEYS.map((m) => m.form)].join(', ')}` };
 }
