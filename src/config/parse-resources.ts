@@ -74,8 +74,8 @@ export function parseDocument(document: ConfigDocument, options: ParseOptions): 
   const rawName = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)['name'] : undefined;
   const rawNamespace = typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>)['namespace'] : undefined;
   const name = typeof rawName === 'string' ? rawName : '';
-  if (typeof kindName !== 'string' || kindName === '') return fail('required field "kind" is missing', ['kind'], Messages.UnknownKind.code);
-  if (typeof apiVersion !== 'string' || apiVersion === '') return fail(`required field "apiVersion" is missing (${kindName} needs one)`, ['apiVersion'], Messages.UnknownKind.code);
+  if (typeof kindName !== 'string' || kindName === '') return fail('required field is missing (every resource names its kind, e.g. kind: VirtualService)', ['kind'], Messages.UnknownKind.code);
+  if (typeof apiVersion !== 'string' || apiVersion === '') return fail(`required field is missing${servedHint(options.kinds.get(kindName))}`, ['apiVersion'], Messages.UnknownKind.code);
 
   const definition = options.kinds.get(kindName);
   const slash = apiVersion.lastIndexOf('/');
@@ -88,7 +88,7 @@ export function parseDocument(document: ConfigDocument, options: ParseOptions): 
   if (removed !== undefined) {
     const hint = definition !== undefined ? removedVersionHint(definition, object) : '';
     return fail(
-      `apiVersion "${apiVersion}" of ${kindName} was removed in ${removed.removedIn}; use "${removed.replacement}" instead${hint}`,
+      `"${apiVersion}" of ${kindName} was removed in ${removed.removedIn}; use "${removed.replacement}" instead${hint}`,
       ['apiVersion'],
       Messages.RemovedApiVersion.code,
       ref,
@@ -103,7 +103,7 @@ export function parseDocument(document: ConfigDocument, options: ParseOptions): 
   if (group !== definition.group || !definition.versions.includes(version)) {
     const served = definition.versions.map((v) => (definition.group === '' ? v : `${definition.group}/${v}`)).join(', ');
     const groupHint = group !== definition.group ? `${kindName} belongs to ${definition.group === '' ? 'the core group' : `the group ${definition.group}`}` : `${kindName} is not served in version ${version}`;
-    return fail(`apiVersion "${apiVersion}" is not valid for ${kindName}: ${groupHint}; use ${served}`, ['apiVersion'], Messages.UnknownKind.code, ref);
+    return fail(`"${apiVersion}" is not valid for ${kindName}: ${groupHint}; use ${served}`, ['apiVersion'], Messages.UnknownKind.code, ref);
   }
 
   const parsed = definition.schema.safeParse(value);
@@ -120,6 +120,12 @@ export function parseDocument(document: ConfigDocument, options: ParseOptions): 
     locate: (path: readonly PropertyKey[]) => document.locate(path),
   } as AnyResource;
   return { resource, diagnostics: [] };
+}
+
+function servedHint(definition: KindDefinition | undefined): string {
+  if (definition === undefined) return '';
+  const versions = definition.versions.map((v) => (definition.group === '' ? v : `${definition.group}/${v}`));
+  return ` (${definition.kind} is served as ${versions.join(', ')})`;
 }
 
 /** What else the replacing version demands, from the replacement's own schema. */

@@ -44,7 +44,7 @@ describe('Deployment', () => {
       assert.equal(d.path, 'apiVersion');
       assert.equal(
         d.message,
-        'apiVersion "apps/v1beta1" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead; note that apps/v1 requires spec.selector, '
+        '"apps/v1beta1" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead; note that apps/v1 requires spec.selector, '
           + 'which this Deployment does not set (add spec.selector.matchLabels matching spec.template.metadata.labels, e.g. {app: order-service, version: v1})',
       );
       assert.match(d.message, /apps\/v1beta1.*removed/);
@@ -73,18 +73,18 @@ spec:
     metadata: {labels: {app: a}}
     spec: {containers: [{name: a, image: a}]}`);
       assert.deepEqual(problems(result), [
-        'apiVersion: apiVersion "extensions/v1beta1" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead; note that apps/v1 requires spec.selector, which this Deployment does not set (add spec.selector.matchLabels matching spec.template.metadata.labels, e.g. {app: a})',
+        'apiVersion: "extensions/v1beta1" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead; note that apps/v1 requires spec.selector, which this Deployment does not set (add spec.selector.matchLabels matching spec.template.metadata.labels, e.g. {app: a})',
       ]);
     });
 
     it('reports apps/v1beta2 with no hint when nothing else is missing', () => {
       const result = parse(`apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: d}\nspec:\n  ${SELECTOR}\n${TEMPLATE.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
-      assert.deepEqual(problems(result), ['apiVersion: apiVersion "apps/v1beta2" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead']);
+      assert.deepEqual(problems(result), ['apiVersion: "apps/v1beta2" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead']);
     });
 
     it('refuses an apiVersion that was never served', () => {
       assert.deepEqual(problems(parse('apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n')), [
-        'apiVersion: apiVersion "v1" is not valid for Deployment: Deployment belongs to the group apps; use apps/v1',
+        'apiVersion: "v1" is not valid for Deployment: Deployment belongs to the group apps; use apps/v1',
       ]);
     });
   });
