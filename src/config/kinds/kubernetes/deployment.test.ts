@@ -1,29 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { assertValid, indent, parseSeed, parseYaml, problems, resourceYaml, seedText } from '../../test-support.ts';
 import { selectorMismatch } from './deployment.ts';
-
-const seeds = fileURLToPath(new URL('../../../../../shared/seed-examples/', import.meta.url));
-
-function parse(text: string): ParsedConfig {
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
 
 /** Parses one apps/v1 Deployment whose spec is `spec`, written without indentation. */
 function deployment(spec: string): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  return parse(`apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: reviews-v1\n  namespace: bookinfo\nspec:\n${body}\n`);
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
-}
-
-function assertValid(result: ParsedConfig): void {
-  assert.deepEqual(problems(result), []);
-  assert.equal(result.resources.length, 1);
+  return parseYaml(resourceYaml('apps/v1', 'Deployment', spec, { name: 'reviews-v1', namespace: 'bookinfo' }));
 }
 
 const SELECTOR = 'selector: {matchLabels: {app: reviews, version: v1}}';
@@ -35,7 +18,7 @@ const TEMPLATE = `template:
 describe('Deployment', () => {
   describe('seed 002-order-service.yaml', () => {
     it('reports the removed apps/v1beta1 Deployment once, with the selector it needs, and keeps the Service', () => {
-      const result = parseSources([{ name: '002-order-service.yaml', text: readFileSync(`${seeds}002-order-service.yaml`, 'utf8') }], { kinds: builtinKinds() });
+      const result = parseSeed('002-order-service.yaml');
       assert.equal(result.diagnostics.length, 1);
       const d = result.diagnostics[0]!;
       assert.equal(d.level, 'Error');
@@ -54,10 +37,10 @@ describe('Deployment', () => {
     });
 
     it('accepts the same Deployment once moved to apps/v1 with a selector (cpu: 0.1 and memory: 200 are quantities)', () => {
-      const text = readFileSync(`${seeds}002-order-service.yaml`, 'utf8')
+      const text = seedText('002-order-service.yaml')
         .replace('apiVersion: apps/v1beta1', 'apiVersion: apps/v1')
         .replace('  replicas: 1\n', '  replicas: 1\n  selector:\n    matchLabels: {app: order-service, version: v1}\n');
-      const result = parse(text);
+      const result = parseYaml(text);
       assert.deepEqual(problems(result), []);
       assert.deepEqual(result.resources.map((r) => r.kind), ['Deployment', 'Service']);
     });
@@ -65,7 +48,7 @@ describe('Deployment', () => {
 
   describe('removed apiVersions', () => {
     it('reports extensions/v1beta1 with the missing selector', () => {
-      const result = parse(`apiVersion: extensions/v1beta1
+      const result = parseYaml(`apiVersion: extensions/v1beta1
 kind: Deployment
 metadata: {name: d}
 spec:
@@ -78,12 +61,12 @@ spec:
     });
 
     it('reports apps/v1beta2 with no hint when nothing else is missing', () => {
-      const result = parse(`apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: d}\nspec:\n  ${SELECTOR}\n${TEMPLATE.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
+      const result = parseYaml(`apiVersion: apps/v1beta2\nkind: Deployment\nmetadata: {name: d}\nspec:\n  ${SELECTOR}\n${indent(TEMPLATE)}\n`);
       assert.deepEqual(problems(result), ['apiVersion: "apps/v1beta2" of Deployment was removed in Kubernetes 1.16; use "apps/v1" instead']);
     });
 
     it('refuses an apiVersion that was never served', () => {
-      assert.deepEqual(problems(parse('apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n')), [
+      assert.deepEqual(problems(parseYaml('apiVersion: v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}\n')), [
         'apiVersion: "v1" is not valid for Deployment: Deployment belongs to the group apps; use apps/v1',
       ]);
     });

@@ -1,22 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources, type ParsedConfig } from '../../index.ts';
+import { formatDiagnostic, type ParsedConfig } from '../../index.ts';
+import { assertValid, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 import { portNameProblem, quantityValue } from './pod.ts';
 
 /** Parses one Pod whose spec is `spec`, written without indentation. */
 function pod(spec: string): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: reviews-v1-abc12\n  namespace: bookinfo\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
-}
-
-function assertValid(result: ParsedConfig): void {
-  assert.deepEqual(problems(result), []);
-  assert.equal(result.resources.length, 1);
+  return parseYaml(resourceYaml('v1', 'Pod', spec, { name: 'reviews-v1-abc12', namespace: 'bookinfo' }));
 }
 
 const APP = `containers:
@@ -118,7 +108,7 @@ subdomain: reviews-headless`));
     });
 
     it('rejects a Pod with no spec', () => {
-      const result = parseSources([{ name: 'test.yaml', text: 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n' }], { kinds: builtinKinds() });
+      const result = parseYaml('apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
       assert.deepEqual(problems(result), ['spec: required field is missing']);
     });
 

@@ -1,18 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
-
-function parse(text: string): ParsedConfig {
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
+import type { ParsedConfig } from '../../index.ts';
+import { parseYaml, problems } from '../../test-support.ts';
 
 /** Parses one Secret of `type` whose other fields are `body`, written without indentation. */
 function secret(type: string | undefined, body: string): ParsedConfig {
-  return parse(`apiVersion: v1\nkind: Secret\nmetadata: {name: gateway-cert, namespace: istio-system}\n${type !== undefined ? `type: ${type}\n` : ''}${body.trim()}\n`);
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
+  return parseYaml(`apiVersion: v1\nkind: Secret\nmetadata: {name: gateway-cert, namespace: istio-system}\n${type !== undefined ? `type: ${type}\n` : ''}${body.trim()}\n`);
 }
 
 const b64 = (text: string): string => Buffer.from(text).toString('base64');

@@ -1,21 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { assertValid, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Parses one Service named `name` whose spec is `spec`, written without indentation. */
 function service(spec: string, name = 'reviews'): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n  namespace: bookinfo\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
-}
-
-function assertValid(result: ParsedConfig): void {
-  assert.deepEqual(problems(result), []);
-  assert.equal(result.resources.length, 1);
+  return parseYaml(resourceYaml('v1', 'Service', spec, { name, namespace: 'bookinfo' }));
 }
 
 const PORT = 'ports: [{port: 9080, name: http}]';
@@ -87,7 +77,7 @@ sessionAffinityConfig: {clientIP: {timeoutSeconds: 10800}}
 
     it('accepts a status', () => {
       const text = 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\nstatus: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}\n';
-      assert.deepEqual(problems(parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() })), []);
+      assert.deepEqual(problems(parseYaml(text)), []);
     });
   });
 
@@ -108,7 +98,7 @@ sessionAffinityConfig: {clientIP: {timeoutSeconds: 10800}}
     });
 
     it('reports a Service with no spec as missing its ports', () => {
-      const result = parseSources([{ name: 'test.yaml', text: 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\n' }], { kinds: builtinKinds() });
+      const result = parseYaml('apiVersion: v1\nkind: Service\nmetadata: {name: s}\n');
       assert.equal(problems(result)[0], 'spec.ports: at least one port is required (only headless Services, with clusterIP: None, and ExternalName Services may have none)');
     });
 

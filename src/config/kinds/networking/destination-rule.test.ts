@@ -1,32 +1,25 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { builtinKinds, formatDiagnostic, ofKind, parseSources } from '../../index.ts';
+import { formatDiagnostic, ofKind } from '../../index.ts';
+import { parseSeed, parseYaml, problems, resourceYaml, seedFiles } from '../../test-support.ts';
 
-const seeds = fileURLToPath(new URL('../../../../../shared/seed-examples/', import.meta.url));
 /** The seed files whose DestinationRules and Gateways must be accepted as written. */
-const SEED_FILES = readdirSync(seeds).filter((f) => /^(000-|001-|002-booking-gateway|003-).*\.yaml$/.test(f)).sort();
-
-function parse(text: string) {
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
+const SEED_FILES = seedFiles(/^(000-|001-|002-booking-gateway|003-).*\.yaml$/);
 
 /** A DestinationRule in namespace `default` with the given spec (YAML written from column 0). */
-function parseRule(spec: string, metadata = 'name: reviews\nnamespace: default') {
-  const indent = (yaml: string) => yaml.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  return parse(`apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n${indent(metadata)}\nspec:\n${indent(spec)}\n`);
+function parseRule(spec: string) {
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'DestinationRule', spec, { name: 'reviews', namespace: 'default' }));
 }
 
-function findings(spec: string, metadata?: string): string[] {
-  return parseRule(spec, metadata).diagnostics.map((d) => `${d.path}: ${d.message}`);
+function findings(spec: string): string[] {
+  return problems(parseRule(spec));
 }
 
 describe('DestinationRule', () => {
   it('accepts every DestinationRule of the seed examples', () => {
     let rules = 0;
     for (const file of SEED_FILES) {
-      const result = parseSources([{ name: file, text: readFileSync(seeds + file, 'utf8') }], { kinds: builtinKinds() });
+      const result = parseSeed(file);
       assert.deepEqual(result.diagnostics.filter((d) => d.resource?.kind === 'DestinationRule').map(formatDiagnostic), [], file);
       rules += ofKind(result.resources, 'DestinationRule').length;
     }

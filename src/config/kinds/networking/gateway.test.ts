@@ -1,39 +1,34 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { builtinKinds, formatDiagnostic, ofKind, parseSources } from '../../index.ts';
+import { formatDiagnostic, ofKind } from '../../index.ts';
+import { indent, parseSeed, parseYaml, problems, resourceYaml, seedFiles } from '../../test-support.ts';
 import { gatewayProtocol } from './gateway.ts';
 
-const seeds = fileURLToPath(new URL('../../../../../shared/seed-examples/', import.meta.url));
 /** The seed files whose DestinationRules and Gateways must be accepted as written. */
-const SEED_FILES = readdirSync(seeds).filter((f) => /^(000-|001-|002-booking-gateway|003-).*\.yaml$/.test(f)).sort();
-
-const indent = (yaml: string, by: string) => yaml.trim().split('\n').map((line) => `${by}${line}`).join('\n');
+const SEED_FILES = seedFiles(/^(000-|001-|002-booking-gateway|003-).*\.yaml$/);
 
 function parseGateway(spec: string, name = 'bookinfo-gateway') {
-  const text = `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: ${name}\n  namespace: istio-system\nspec:\n${indent(spec, '  ')}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'Gateway', spec, { name, namespace: 'istio-system' }));
 }
 
 function findings(spec: string, name?: string): string[] {
-  return parseGateway(spec, name).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  return problems(parseGateway(spec, name));
 }
 
 /** A gateway with one server; `server` is YAML written from column 0. */
 function server(yaml: string): string[] {
-  return findings(`selector:\n  istio: ingressgateway\nservers:\n${indent(yaml, '  ').replace(/^ {2}/, '- ')}`);
+  return findings(`selector:\n  istio: ingressgateway\nservers:\n${indent(yaml).replace(/^ {2}/, '- ')}`);
 }
 
 const S = 'spec.servers[0]';
 const HTTP = 'port:\n  number: 80\n  name: http\n  protocol: HTTP\nhosts: ["*"]';
-const https = (tls: string) => `port:\n  number: 443\n  name: https\n  protocol: HTTPS\nhosts: ["bookinfo.example.com"]\ntls:\n${indent(tls, '  ')}`;
+const https = (tls: string) => `port:\n  number: 443\n  name: https\n  protocol: HTTPS\nhosts: ["bookinfo.example.com"]\ntls:\n${indent(tls)}`;
 
 describe('Gateway', () => {
   it('accepts every Gateway of the seed examples', () => {
     let gateways = 0;
     for (const file of SEED_FILES) {
-      const result = parseSources([{ name: file, text: readFileSync(seeds + file, 'utf8') }], { kinds: builtinKinds() });
+      const result = parseSeed(file);
       assert.deepEqual(result.diagnostics.filter((d) => d.resource?.kind === 'Gateway').map(formatDiagnostic), [], file);
       gateways += ofKind(result.resources, 'Gateway').length;
     }
@@ -73,7 +68,7 @@ servers:
   });
 
   it('refuses a Gateway name with dots', () => {
-    assert.deepEqual(findings(`servers:\n${indent(HTTP, '  ').replace(/^ {2}/, '- ')}`, 'my.gateway'), [
+    assert.deepEqual(findings(`servers:\n${indent(HTTP).replace(/^ {2}/, '- ')}`, 'my.gateway'), [
       `metadata.name: a Gateway name must be a DNS-1123 label (lower-case letters, digits and '-', no dots), got "my.gateway"`,
     ]);
   });

@@ -1,34 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { assertValid, parseSeed, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 import { conditionKeyProblem, pathProblem, stringMatchProblem } from './authorization-policy.ts';
-
-const seeds = fileURLToPath(new URL('../../../../../shared/seed-examples/', import.meta.url));
 
 /** Parses one AuthorizationPolicy whose spec is `spec`, written without indentation. */
 function policy(spec: string): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: p\n  namespace: default\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
-}
-
-function assertValid(result: ParsedConfig): void {
-  assert.deepEqual(problems(result), []);
-  assert.equal(result.resources.length, 1);
+  return parseYaml(resourceYaml('security.istio.io/v1', 'AuthorizationPolicy', spec, { name: 'p', namespace: 'default' }));
 }
 
 describe('AuthorizationPolicy', () => {
   describe('seed examples', () => {
     for (const file of ['001-security.yaml', '002-security.yaml', '003-security.yaml']) {
       it(`parses ${file} with no diagnostics`, () => {
-        const result = parseSources([{ name: file, text: readFileSync(`${seeds}${file}`, 'utf8') }], { kinds: builtinKinds() });
-        assert.deepEqual(result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`), []);
+        const result = parseSeed(file);
+        assert.deepEqual(problems(result), []);
         assert.ok(result.resources.length >= 2);
       });
     }

@@ -1,16 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Parses one PeerAuthentication whose spec is `spec`, written without indentation. */
 function peerAuthentication(spec: string): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  namespace: default\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
+  return parseYaml(resourceYaml('security.istio.io/v1beta1', 'PeerAuthentication', spec, { name: 'default', namespace: 'default' }));
 }
 
 describe('PeerAuthentication', () => {

@@ -1,17 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
 import { jwksProblem, jwksUriProblem } from './request-authentication.ts';
 
 /** Parses one RequestAuthentication whose spec is `spec`, written without indentation. */
 function requestAuthentication(spec: string): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata:\n  name: jwt\n  namespace: default\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
+  return parseYaml(resourceYaml('security.istio.io/v1', 'RequestAuthentication', spec, { name: 'jwt', namespace: 'default' }));
 }
 
 const JWKS = '{"keys": [{"kty": "RSA", "e": "AQAB", "n": "xyz", "kid": "k1"}]}';

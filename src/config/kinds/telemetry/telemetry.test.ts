@@ -1,17 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type ParsedConfig } from '../../index.ts';
+import type { ParsedConfig } from '../../index.ts';
+import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
 import { celExpressionProblem } from './telemetry.ts';
 
 /** Parses one Telemetry whose spec is `spec`, written without indentation. */
 function telemetry(spec: string, apiVersion = 'telemetry.istio.io/v1'): ParsedConfig {
-  const body = spec.trim().split('\n').map((line) => `  ${line}`).join('\n');
-  const text = `apiVersion: ${apiVersion}\nkind: Telemetry\nmetadata:\n  name: mesh-default\n  namespace: istio-system\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-}
-
-function problems(result: ParsedConfig): string[] {
-  return result.diagnostics.map((d) => `${d.path ?? ''}: ${d.message}`);
+  return parseYaml(resourceYaml(apiVersion, 'Telemetry', spec, { name: 'mesh-default', namespace: 'istio-system' }));
 }
 
 describe('Telemetry', () => {

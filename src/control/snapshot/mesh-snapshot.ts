@@ -1,0 +1,97 @@
+import type { AnyResource, Resource } from '../../config/index.ts';
+import type { Labels, MeshConfig, Protocol, Workload } from '../model/index.ts';
+
+/** A port of a service in the registry. */
+export interface ServicePort {
+  readonly name: string;
+  readonly port: number;
+  /** Where endpoints listen: a number, a workload port name, or undefined for the same number. */
+  readonly targetPort?: number | string;
+  readonly protocol: Protocol;
+}
+
+/**
+ * A service in the registry: a Kubernetes Service (`reviews.default.svc.cluster.local`) or a
+ * ServiceEntry host. A ServiceEntry whose host equals a Service's decorates that service.
+ */
+export interface MeshService {
+  readonly hostname: string;
+  /** The short name: the Service's name, or the ServiceEntry host. */
+  readonly name: string;
+  readonly namespace: string;
+  /** The virtual IP, when there is one. */
+  readonly address?: string;
+  readonly ports: readonly ServicePort[];
+  /** How clients reach endpoints: ClientSideLB (EDS), DNS, DNSRoundRobin, or Passthrough (original destination). */
+  readonly resolution: 'ClientSideLB' | 'DNS' | 'DNSRoundRobin' | 'Passthrough';
+  readonly meshExternal: boolean;
+  /** Namespaces that see the service: '*' for all, '.' resolved to its own namespace. */
+  readonly exportTo: readonly string[];
+  readonly labels: Labels;
+  readonly origin: Resource<'Service'> | Resource<'ServiceEntry'>;
+}
+
+/** One endpoint of a service port: a workload address and the port it listens on. */
+export interface MeshEndpoint {
+  readonly address: string;
+  readonly port: number;
+  readonly labels: Labels;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly locality: string;
+  readonly network: string;
+  readonly weight: number;
+  readonly healthy: boolean;
+  readonly tlsMode: 'istio' | 'disabled';
+  readonly workload?: Workload;
+}
+
+/** A DestinationRule subset, as merged. */
+export interface EffectiveSubset {
+  readonly name: string;
+  readonly labels: Labels;
+  readonly trafficPolicy?: NonNullable<Resource<'DestinationRule'>['object']['spec']['trafficPolicy']>;
+}
+
+/** The DestinationRule that applies to a host from a client namespace, merged as Istio merges several. */
+export interface EffectiveDestinationRule {
+  readonly host: string;
+  readonly resources: readonly Resource<'DestinationRule'>[];
+  readonly trafficPolicy?: NonNullable<Resource<'DestinationRule'>['object']['spec']['trafficPolicy']>;
+  readonly subsets: readonly EffectiveSubset[];
+}
+
+/** `mesh` (every sidecar) or a Gateway as `namespace/name`. */
+export type GatewayBinding = 'mesh' | `${string}/${string}`;
+
+/**
+ * An immutable, indexed view of configuration and registry at one moment (Istio's PushContext).
+ * Generators read only this; a new snapshot replaces the old by one reference swap.
+ */
+export interface MeshSnapshot {
+  readonly version: number;
+  readonly mesh: MeshConfig;
+  readonly resources: readonly AnyResource[];
+  readonly workloads: readonly Workload[];
+  /** Every service, sorted by hostname. */
+  readonly services: readonly MeshService[];
+  service(hostname: string): MeshService | undefined;
+  /** Services that `namespace` may see (exportTo), sorted by hostname. */
+  servicesVisibleTo(namespace: string): readonly MeshService[];
+  /** Endpoints of one port of a service; only those whose labels match `subsetLabels` when given. */
+  endpoints(service: MeshService, port: number, subsetLabels?: Labels): readonly MeshEndpoint[];
+  /**
+   * VirtualServices bound to `binding` and visible from `namespace`, in Istio's order (for a
+   * gateway, several for one host are merged by Istio in order; here they are returned in order),
+   * with delegates resolved into their parents.
+   */
+  virtualServices(binding: GatewayBinding, namespace: string): readonly Resource<'VirtualService'>[];
+  /** The DestinationRule for `hostname` seen from `namespace`: client namespace, then host namespace, then root. */
+  destinationRule(hostname: string, namespace: string): EffectiveDestinationRule | undefined;
+  /** Gateways whose selector matches a gateway proxy's labels (in any namespace, as Istio does by default). */
+  gatewaysFor(labels: Labels): readonly Resource<'Gateway'>[];
+  /** The Sidecar resource scoping a proxy: one selecting it in its namespace, else the namespace default, else the root namespace's. */
+  sidecarFor(namespace: string, labels: Labels): Resource<'Sidecar'> | undefined;
+  /** Resolves a host as written in a resource of `namespace` (`reviews` -> `reviews.<namespace>.svc.cluster.local`). */
+  resolveHost(host: string, namespace: string): string;
+}
