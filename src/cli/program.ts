@@ -2,6 +2,9 @@ import { Command, CommanderError } from 'commander';
 import type { KindRegistry } from '../config/index.ts';
 import type { Analyzer } from '../config/analysis/index.ts';
 import { registerAnalyze } from './commands/analyze.ts';
+import { registerProxyConfig } from './commands/proxy-config.ts';
+import { registerProxyStatus } from './commands/proxy-status.ts';
+import type { ControlPlaneClient } from './control-plane-client.ts';
 import { CliExit, ExitStatus, type CliIo } from './io.ts';
 
 export interface CliDeps {
@@ -9,6 +12,11 @@ export interface CliDeps {
   readonly kinds: KindRegistry;
   readonly analyzers: readonly Analyzer[];
   readonly version: string;
+  /** A client of the control plane's debug API at a URL. */
+  readonly controlPlane: (url: string) => ControlPlaneClient;
+  readonly defaultControlPlaneUrl: string;
+  /** Commands that only the composition root can build (they start servers). */
+  readonly extraCommands?: readonly ((program: Command) => void)[];
 }
 
 /** Builds the `weft` command tree. */
@@ -19,6 +27,9 @@ export function buildProgram(deps: CliDeps): Command {
     .exitOverride()
     .configureOutput({ writeOut: deps.io.stdout, writeErr: deps.io.stderr });
   registerAnalyze(program, deps);
+  registerProxyStatus(program, deps);
+  registerProxyConfig(program, deps);
+  for (const add of deps.extraCommands ?? []) add(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: deps.io.stdout, writeErr: deps.io.stderr });
   return program;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { runCli } from '../cli/index.ts';
+import { httpControlPlaneClient, runCli } from '../cli/index.ts';
 import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
 
@@ -16,5 +16,7 @@ const status = await runCli(process.argv.slice(2), {
   kinds: builtinKinds(),
   analyzers: builtinAnalyzers(),
   version: packageJson.version,
+  controlPlane: (url) => httpControlPlaneClient(url),
+  defaultControlPlaneUrl: process.env['WEFT_CONTROL_PLANE'] ?? 'http://127.0.0.1:15014',
 });
 process.exitCode = status;
