@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { builtinKinds, formatDiagnostic, parseSources } from './index.ts';
+import { formatDiagnostic } from './index.ts';
+import { parseYaml } from './test-support.ts';
 
 /**
  * Each file of testdata/malformed/ is one broken input; its `# expect:` lines are the exact
@@ -10,7 +11,6 @@ import { builtinKinds, formatDiagnostic, parseSources } from './index.ts';
  */
 const corpus = fileURLToPath(new URL('./testdata/malformed/', import.meta.url));
 const files = readdirSync(corpus).filter((f) => f.endsWith('.yaml') || f.endsWith('.json')).sort();
-const kinds = builtinKinds();
 
 describe('malformed documents', () => {
   it('has at least 40 of them', () => {
@@ -22,7 +22,7 @@ describe('malformed documents', () => {
     it(`${file}: ${expected.length === 1 ? expected[0]!.replace(/^.*?\) /, '') : `${expected.length} findings`}`, () => {
       assert.ok(expected.length > 0, 'the file states no expected finding');
       const source = file.endsWith('.json') ? text.replace(/^\/\/.*$/gm, '') : text;
-      const { diagnostics, resources } = parseSources([{ name: file, text: source }], { kinds });
+      const { diagnostics, resources } = parseYaml(source, file);
       assert.deepEqual(diagnostics.map(formatDiagnostic), expected);
       const rejected = diagnostics.filter((d) => d.level === 'Error' && d.code !== 'WFT0115');
       assert.equal(resources.some((r) => rejected.some((d) => d.resource?.name === r.name && d.resource.kind === r.kind)), false, 'a resource with errors was kept');

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { builtinKinds, parseSources, type ParsedConfig } from './index.ts';
+import { builtinKinds, formatDiagnostic, ofKind, parseSources, type KindName, type ParsedConfig } from './index.ts';
 
 /** Parses YAML `text` with the built-in kinds, as the file `name`. */
 export function parseYaml(text: string, name = 'test.yaml'): ParsedConfig {
@@ -37,7 +37,18 @@ export function parseSeed(file: string): ParsedConfig {
   return parseYaml(seedText(file), file);
 }
 
-/** Indents each line of `yaml`, written from column 0, by `by`; blank lines at either end are dropped. */
+/** Parses each of the seed example files `files`, asserts that none of its diagnostics is about a `kind`, and counts the resources of that kind. */
+export function countAcceptedSeedResources(kind: KindName, files: readonly string[]): number {
+  let count = 0;
+  for (const file of files) {
+    const result = parseSeed(file);
+    assert.deepEqual(result.diagnostics.filter((d) => d.resource?.kind === kind).map(formatDiagnostic), [], file);
+    count += ofKind(result.resources, kind).length;
+  }
+  return count;
+}
+
+/** Indents each line of `yaml`, written from column 0, by `by`, once the white space around it is trimmed. */
 export function indent(yaml: string, by = '  '): string {
   return yaml.trim().split('\n').map((line) => `${by}${line}`).join('\n');
 }

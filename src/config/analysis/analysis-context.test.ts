@@ -1,12 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../index.ts';
 import { createAnalysisContext, type AnalysisContext } from './analysis-context.ts';
+import { validResources } from './test-support.ts';
 
 function context(text: string): AnalysisContext {
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return createAnalysisContext(parsed.resources);
+  return createAnalysisContext(validResources(text));
 }
 
 const rule = (name: string, namespace: string, host: string): string => `---

@@ -1,15 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { builtinKinds, formatDiagnostic, parseSources, type SourceFile } from '../index.ts';
+import { seedFiles, seedText } from '../test-support.ts';
 import { analyze, builtinAnalyzers, createAnalysisContext, type Analyzer } from './index.ts';
 
-const seeds = fileURLToPath(new URL('../../../../shared/seed-examples/', import.meta.url));
-const seedFiles = readdirSync(seeds).filter((f) => f.endsWith('.yaml')).sort();
+const SEED_FILES = seedFiles();
 
 function seed(name: string): SourceFile {
-  return { name, text: readFileSync(`${seeds}${name}`, 'utf8') };
+  return { name, text: seedText(name) };
 }
 
 function run(sources: SourceFile[], analyzers?: readonly Analyzer[]): string[] {
@@ -69,17 +67,17 @@ const CONFLICT = 'associated with mesh gateway define the same host reviews.defa
 
 describe('analyze on the seed examples', () => {
   it('knows what to expect of every seed file', () => {
-    assert.deepEqual(Object.keys(ALONE).sort(), seedFiles);
+    assert.deepEqual(Object.keys(ALONE).sort(), SEED_FILES);
   });
 
-  for (const file of seedFiles) {
+  for (const file of SEED_FILES) {
     it(`reports exactly the expected findings for ${file} alone`, () => {
       assert.deepEqual(run([seed(file)]), ALONE[file]);
     });
   }
 
   it('finds the seeds clean with their Services, except for what is genuinely wrong', () => {
-    assert.deepEqual(run([...seedFiles.map(seed), SERVICES]), [
+    assert.deepEqual(run([...SEED_FILES.map(seed), SERVICES]), [
       // Two tutorials each route reviews with their own VirtualService: sidecars would use either.
       `Error [WFT0109] (VirtualService default/reviews-routing 000-reviews-routing.yaml:10) The VirtualServices default/reviews,default/reviews-routing ${CONFLICT}`,
       `Error [WFT0109] (VirtualService default/reviews 001-reviews.yaml:10) The VirtualServices default/reviews,default/reviews-routing ${CONFLICT}`,
@@ -113,7 +111,7 @@ describe('builtinAnalyzers', () => {
   });
 
   it('reports only the codes each analyzer declares, at their catalogue level', () => {
-    const inputs = [...seedFiles.map((f) => [seed(f)]), [...seedFiles.map(seed), SERVICES]];
+    const inputs = [...SEED_FILES.map((f) => [seed(f)]), [...SEED_FILES.map(seed), SERVICES]];
     for (const sources of inputs) {
       const context = createAnalysisContext(parseSources(sources, { kinds: builtinKinds() }).resources);
       for (const analyzer of builtinAnalyzers()) {

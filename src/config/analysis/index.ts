@@ -18,6 +18,8 @@ import { virtualServiceUnreachableRule } from './analyzers/virtual-service-unrea
 export type { Analyzer } from './analyzer.ts';
 export type { AnalysisContext, RegistryService, ServicePort, Workload, DestinationRuleEntry } from './analysis-context.ts';
 export { createAnalysisContext } from './analysis-context.ts';
+export { CLUSTER_DOMAIN, hostCoveredBy, hostsOverlap, isWildcardHost, resolveHost, serviceHost, serviceHostNamespace } from './host-name.ts';
+export { MESH_GATEWAY, formatGatewayName, resolveGatewayReference, type GatewayName } from './gateway-reference.ts';
 
 /** Every analyzer Weft ships, in the order of their first code. */
 export function builtinAnalyzers(): Analyzer[] {

@@ -29,13 +29,20 @@ export const ISTIO_SECURITY_VERSIONS = ['v1', 'v1beta1'] as const;
 export const ISTIO_TELEMETRY_GROUP = 'telemetry.istio.io';
 export const ISTIO_TELEMETRY_VERSIONS = ['v1', 'v1alpha1'] as const;
 
-/** The whole object of an Istio custom resource: metadata named as Kubernetes names custom resources, and a spec. */
-export function istioObject<S extends z.ZodType>(spec: S) {
+/**
+ * The whole object of a Kubernetes kind: apiVersion, kind, metadata whose name must match `name`,
+ * then the kind's own top-level `fields` (spec, status, or others: a ServiceAccount has neither).
+ */
+export function kubernetesObject<F extends z.core.$ZodLooseShape>(fields: F, name: z.ZodType<string> = dns1123Subdomain) {
   return z.strictObject({
     apiVersion: z.string(),
     kind: z.string(),
-    metadata: objectMeta(dns1123Subdomain),
-    spec: spec.prefault({} as z.input<S>),
-    status: z.unknown().optional(),
+    metadata: objectMeta(name),
+    ...fields,
   });
+}
+
+/** The whole object of an Istio custom resource: metadata named as Kubernetes names custom resources, and a spec. */
+export function istioObject<S extends z.ZodType>(spec: S) {
+  return kubernetesObject({ spec: spec.prefault({} as z.input<S>), status: z.unknown().optional() });
 }

@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml } from '../test-support.ts';
 import { namespaceNotInjected } from './namespace-not-injected.ts';
 
 function run(name: string, labels = ''): string[] {
@@ -10,9 +9,7 @@ kind: Namespace
 metadata:
   name: ${name}
 ${labels === '' ? '' : `  labels: {${labels}}\n`}`;
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [namespaceNotInjected] }).map(formatDiagnostic);
+  return analyzeYaml(text, namespaceNotInjected);
 }
 
 describe('NamespaceNotInjected', () => {

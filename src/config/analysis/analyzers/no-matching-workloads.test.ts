@@ -1,14 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml } from '../test-support.ts';
 import { noMatchingWorkloads } from './no-matching-workloads.ts';
 
-function run(text: string): string[] {
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [noMatchingWorkloads] }).map(formatDiagnostic);
-}
+const run = (text: string): string[] => analyzeYaml(text, noMatchingWorkloads);
 
 const policy = (namespace: string, app: string): string => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

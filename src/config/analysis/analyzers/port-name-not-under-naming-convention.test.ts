@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml } from '../test-support.ts';
 import { portNameNotUnderNamingConvention } from './port-name-not-under-naming-convention.ts';
 
 function run(ports: string, namespace = 'default'): string[] {
@@ -11,9 +10,7 @@ metadata: {name: web, namespace: ${namespace}}
 spec:
   ports:
 ${ports}`;
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [portNameNotUnderNamingConvention] }).map(formatDiagnostic);
+  return analyzeYaml(text, portNameNotUnderNamingConvention);
 }
 
 describe('PortNameNotUnderNamingConvention', () => {

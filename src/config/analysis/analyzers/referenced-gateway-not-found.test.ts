@@ -1,71 +1,32 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml, publicGatewayYaml, shopVirtualServiceYaml } from '../test-support.ts';
 import { referencedGatewayNotFound } from './referenced-gateway-not-found.ts';
 
-function run(text: string): string[] {
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [referencedGatewayNotFound] }).map(formatDiagnostic);
-}
+const run = (text: string): string[] => analyzeYaml(text, referencedGatewayNotFound);
 
-const gateway = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public, namespace: edge}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["*"]
-`;
+const TO_SHOP = '- route:\n  - destination: {host: shop}';
+
+/** The Gateway edge/public, which with its separator fills lines 1 to 10, then the VirtualService shop, whose `gateways` stand at line 16. */
+const shop = (namespace: string, gateways: string, http = TO_SHOP): string =>
+  `\n${publicGatewayYaml('"*"')}---\n${shopVirtualServiceYaml(namespace, 'shop.example.com', gateways, http)}`;
 
 describe('ReferencedGatewayNotFound', () => {
   it('reports a gateway name with no Gateway in the VirtualService namespace', () => {
-    assert.deepEqual(run(`${gateway}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public]
-  http:
-  - route:
-    - destination: {host: shop}
-`), ['Error [WFT0104] (VirtualService default/shop test.yaml:16) Referenced gateway not found: "public"']);
+    assert.deepEqual(run(shop('default', 'public')), ['Error [WFT0104] (VirtualService default/shop test.yaml:16) Referenced gateway not found: "public"']);
   });
 
   it('finds namespace/name references and accepts the reserved name mesh', () => {
-    assert.deepEqual(run(`${gateway}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: default}
-spec:
-  hosts: [shop.example.com]
-  gateways: [edge/public, mesh]
-  http:
-  - route:
-    - destination: {host: shop}
-`), []);
+    assert.deepEqual(run(shop('default', 'edge/public, mesh')), []);
   });
 
   it('checks the gateways of matches too', () => {
-    assert.deepEqual(run(`${gateway}---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: edge}
-spec:
-  hosts: [shop.example.com]
-  gateways: [public, internal]
-  http:
-  - match:
-    - gateways: [internal]
-    route:
-    - destination: {host: shop}
-  - route:
-    - destination: {host: shop}
-`), [
+    assert.deepEqual(run(shop('edge', 'public, internal', `
+- match:
+  - gateways: [internal]
+  route:
+  - destination: {host: shop}
+${TO_SHOP}`)), [
       'Error [WFT0104] (VirtualService edge/shop test.yaml:16) Referenced gateway not found: "internal"',
       'Error [WFT0104] (VirtualService edge/shop test.yaml:19) Referenced gateway not found: "internal"',
     ]);

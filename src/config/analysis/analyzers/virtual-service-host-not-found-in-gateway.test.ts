@@ -1,36 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml, publicGatewayYaml, shopVirtualServiceYaml } from '../test-support.ts';
 import { virtualServiceHostNotFoundInGateway } from './virtual-service-host-not-found-in-gateway.ts';
 
-function run(text: string): string[] {
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [virtualServiceHostNotFoundInGateway] }).map(formatDiagnostic);
-}
+const run = (text: string): string[] => analyzeYaml(text, virtualServiceHostNotFoundInGateway);
 
-const gateway = (hosts: string): string => `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: public, namespace: edge}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: [${hosts}]
----
-`;
+const gateway = (hosts: string): string => `${publicGatewayYaml(hosts)}---\n`;
 
-const virtualService = (namespace: string, host: string): string => `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: shop, namespace: ${namespace}}
-spec:
-  hosts: [${host}]
-  gateways: [edge/public]
-  http:
-  - route:
-    - destination: {host: shop.default.svc.cluster.local}
-`;
+const virtualService = (namespace: string, host: string): string =>
+  shopVirtualServiceYaml(namespace, host, 'edge/public', '- route:\n  - destination: {host: shop.default.svc.cluster.local}');
 
 describe('VirtualServiceHostNotFoundInGateway', () => {
   it('warns when none of the VirtualService hosts is served by the Gateway', () => {

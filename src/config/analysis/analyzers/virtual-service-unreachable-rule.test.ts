@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, formatDiagnostic, parseSources } from '../../index.ts';
-import { analyze } from '../index.ts';
+import { analyzeYaml } from '../test-support.ts';
 import { virtualServiceUnreachableRule } from './virtual-service-unreachable-rule.ts';
 
 function run(rules: string, protocol = 'http'): string[] {
@@ -12,9 +11,7 @@ spec:
   hosts: [reviews]
   ${protocol}:
 ${rules}`;
-  const parsed = parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
-  assert.deepEqual(parsed.diagnostics.map(formatDiagnostic), []);
-  return analyze(parsed.resources, { analyzers: [virtualServiceUnreachableRule] }).map(formatDiagnostic);
+  return analyzeYaml(text, virtualServiceUnreachableRule);
 }
 
 const to = (subset: string): string => `    route: [{destination: {host: reviews, subset: ${subset}}}]\n`;

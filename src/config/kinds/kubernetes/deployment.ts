@@ -1,7 +1,6 @@
 import * as z from 'zod';
-import { addIssue, ALWAYS, crossField, dns1123Subdomain, int32, labelKeyProblem, labels, labelValueProblem } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
-import { objectMeta } from '../object-meta.ts';
+import { addIssue, ALWAYS, crossField, int32, labelKeyProblem, labels, labelValueProblem } from '../../schema/common.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 import { PodTemplateSpec } from './pod.ts';
 
 export const LabelSelectorRequirement = z
@@ -132,12 +131,6 @@ export const DeploymentKind = defineKind({
   group: 'apps',
   versions: ['v1'],
   namespaced: true,
-  schema: z.strictObject({
-    apiVersion: z.string(),
-    kind: z.string(),
-    metadata: objectMeta(dns1123Subdomain),
-    spec: DeploymentSpec,
-    status: z.unknown().optional(),
-  }),
+  schema: kubernetesObject({ spec: DeploymentSpec, status: z.unknown().optional() }),
 });
 export type Deployment = z.infer<typeof DeploymentKind.schema>;

@@ -1,7 +1,6 @@
 import * as z from 'zod';
 import { addIssue, ALWAYS, crossField, dns1123Label, labelKeyProblem } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
-import { objectMeta } from '../object-meta.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 
 /** Finalizers without a domain are reserved to Kubernetes; anything else must be a qualified name. */
 const STANDARD_FINALIZERS = ['kubernetes', 'orphan', 'foregroundDeletion'];
@@ -23,12 +22,6 @@ export const NamespaceKind = defineKind({
   group: '',
   versions: ['v1'],
   namespaced: false,
-  schema: z.strictObject({
-    apiVersion: z.string(),
-    kind: z.string(),
-    metadata: objectMeta(dns1123Label),
-    spec: NamespaceSpec.optional(),
-    status: z.unknown().optional(),
-  }),
+  schema: kubernetesObject({ spec: NamespaceSpec.optional(), status: z.unknown().optional() }, dns1123Label),
 });
 export type Namespace = z.infer<typeof NamespaceKind.schema>;

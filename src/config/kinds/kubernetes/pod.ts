@@ -15,7 +15,7 @@ import { closestMatch } from '../../../core/index.ts';
 import {
   addIssue, ALWAYS, crossField, dns1123Label, dns1123Subdomain, int32, ipAddress, labelKeyProblem, labels, portNumber,
 } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 import { objectMeta } from '../object-meta.ts';
 
 /** A mapping whose contents the mesh does not read, so Weft leaves them to Kubernetes. */
@@ -341,12 +341,6 @@ export const PodKind = defineKind({
   group: '',
   versions: ['v1'],
   namespaced: true,
-  schema: z.strictObject({
-    apiVersion: z.string(),
-    kind: z.string(),
-    metadata: objectMeta(dns1123Subdomain),
-    spec: PodSpec,
-    status: z.unknown().optional(),
-  }),
+  schema: kubernetesObject({ spec: PodSpec, status: z.unknown().optional() }),
 });
 export type Pod = z.infer<typeof PodKind.schema>;

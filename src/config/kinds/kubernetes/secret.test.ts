@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ParsedConfig } from '../../index.ts';
-import { parseYaml, problems } from '../../test-support.ts';
+import { assertValid, parseYaml, problems } from '../../test-support.ts';
 
 /** Parses one Secret of `type` whose other fields are `body`, written without indentation. */
 function secret(type: string | undefined, body: string): ParsedConfig {
@@ -14,8 +14,7 @@ describe('Secret', () => {
   describe('accepted forms', () => {
     it('accepts a TLS secret for a gateway credentialName', () => {
       const result = secret('kubernetes.io/tls', `data:\n  tls.crt: ${b64('cert')}\n  tls.key: ${b64('key')}\n  ca.crt: ${b64('ca')}\nimmutable: true`);
-      assert.deepEqual(problems(result), []);
-      assert.equal(result.resources.length, 1);
+      assertValid(result);
     });
 
     it('accepts an Opaque secret (the default type) with data and stringData', () => {

@@ -1,7 +1,6 @@
 import * as z from 'zod';
-import { addIssue, ALWAYS, crossField, dns1123Subdomain } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
-import { objectMeta } from '../object-meta.ts';
+import { addIssue, ALWAYS, crossField } from '../../schema/common.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 
 /** The API server refuses Secrets larger than this. */
 const MAX_SECRET_BYTES = 1024 * 1024;
@@ -59,46 +58,41 @@ export const SecretKind = defineKind({
   group: '',
   versions: ['v1'],
   namespaced: true,
-  schema: z
-    .strictObject({
-      apiVersion: z.string(),
-      kind: z.string(),
-      metadata: objectMeta(dns1123Subdomain),
-      type: z.string().optional(),
-      data: secretMap(base64Value).optional(),
-      stringData: secretMap(secretString).optional(),
-      immutable: z.boolean().optional(),
-    })
-    .superRefine(crossField((secret, ctx) => {
-      // The API server merges stringData into data before it validates, so the rules see both.
-      // A value of the wrong type (already reported) still counts as present.
-      const values = new Map<string, Buffer>();
-      const decode = (value: unknown, encoding: BufferEncoding): Buffer => (typeof value === 'string' ? Buffer.from(value, encoding) : Buffer.alloc(0));
-      for (const [key, value] of Object.entries(secret.data ?? {})) values.set(key, decode(value, 'base64'));
-      for (const [key, value] of Object.entries(secret.stringData ?? {})) values.set(key, decode(value, 'utf8'));
-      const type = secret.type ?? 'Opaque';
-      const required = REQUIRED_KEYS[type];
-      if (required !== undefined) {
-        const missing = required.keys.filter((k) => !values.has(k));
-        if (required.anyOf === true ? missing.length === required.keys.length : missing.length > 0) {
-          const keys = required.keys.join(required.anyOf === true ? ' or ' : ' and ');
-          addIssue(ctx, ['data'], `a ${type} Secret needs ${required.anyOf === true ? 'the key' : 'the keys'} ${keys} in data or stringData${required.anyOf === true ? '' : `; missing ${missing.join(', ')}`}`);
-        }
+  schema: kubernetesObject({
+    type: z.string().optional(),
+    data: secretMap(base64Value).optional(),
+    stringData: secretMap(secretString).optional(),
+    immutable: z.boolean().optional(),
+  }).superRefine(crossField((secret, ctx) => {
+    // The API server merges stringData into data before it validates, so the rules see both.
+    // A value of the wrong type (already reported) still counts as present.
+    const values = new Map<string, Buffer>();
+    const decode = (value: unknown, encoding: BufferEncoding): Buffer => (typeof value === 'string' ? Buffer.from(value, encoding) : Buffer.alloc(0));
+    for (const [key, value] of Object.entries(secret.data ?? {})) values.set(key, decode(value, 'base64'));
+    for (const [key, value] of Object.entries(secret.stringData ?? {})) values.set(key, decode(value, 'utf8'));
+    const type = secret.type ?? 'Opaque';
+    const required = REQUIRED_KEYS[type];
+    if (required !== undefined) {
+      const missing = required.keys.filter((k) => !values.has(k));
+      if (required.anyOf === true ? missing.length === required.keys.length : missing.length > 0) {
+        const keys = required.keys.join(required.anyOf === true ? ' or ' : ' and ');
+        addIssue(ctx, ['data'], `a ${type} Secret needs ${required.anyOf === true ? 'the key' : 'the keys'} ${keys} in data or stringData${required.anyOf === true ? '' : `; missing ${missing.join(', ')}`}`);
       }
-      const jsonKey = JSON_KEYS[type];
-      const json = jsonKey !== undefined ? values.get(jsonKey) : undefined;
-      if (jsonKey !== undefined && json !== undefined) {
-        try {
-          JSON.parse(json.toString('utf8'));
-        } catch {
-          addIssue(ctx, [secret.stringData?.[jsonKey] !== undefined ? 'stringData' : 'data', jsonKey], 'must hold a JSON document');
-        }
+    }
+    const jsonKey = JSON_KEYS[type];
+    const json = jsonKey !== undefined ? values.get(jsonKey) : undefined;
+    if (jsonKey !== undefined && json !== undefined) {
+      try {
+        JSON.parse(json.toString('utf8'));
+      } catch {
+        addIssue(ctx, [secret.stringData?.[jsonKey] !== undefined ? 'stringData' : 'data', jsonKey], 'must hold a JSON document');
       }
-      if (type === 'kubernetes.io/service-account-token' && secret.metadata.annotations?.[SERVICE_ACCOUNT_NAME_ANNOTATION] === undefined) {
-        addIssue(ctx, ['metadata', 'annotations'], `a kubernetes.io/service-account-token Secret needs the annotation ${SERVICE_ACCOUNT_NAME_ANNOTATION}`);
-      }
-      const size = [...values.values()].reduce((sum, v) => sum + v.length, 0);
-      if (size > MAX_SECRET_BYTES) addIssue(ctx, ['data'], `the Secret holds ${size} bytes; the limit is 1 MiB`);
-    }), ALWAYS),
+    }
+    if (type === 'kubernetes.io/service-account-token' && secret.metadata.annotations?.[SERVICE_ACCOUNT_NAME_ANNOTATION] === undefined) {
+      addIssue(ctx, ['metadata', 'annotations'], `a kubernetes.io/service-account-token Secret needs the annotation ${SERVICE_ACCOUNT_NAME_ANNOTATION}`);
+    }
+    const size = [...values.values()].reduce((sum, v) => sum + v.length, 0);
+    if (size > MAX_SECRET_BYTES) addIssue(ctx, ['data'], `the Secret holds ${size} bytes; the limit is 1 MiB`);
+  }), ALWAYS),
 });
 export type Secret = z.infer<typeof SecretKind.schema>;

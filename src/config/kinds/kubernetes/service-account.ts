@@ -1,7 +1,5 @@
 import * as z from 'zod';
-import { dns1123Subdomain } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
-import { objectMeta } from '../object-meta.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 import { LocalObjectReference } from './pod.ts';
 
 export const ObjectReference = z.strictObject({
@@ -21,10 +19,7 @@ export const ServiceAccountKind = defineKind({
   group: '',
   versions: ['v1'],
   namespaced: true,
-  schema: z.strictObject({
-    apiVersion: z.string(),
-    kind: z.string(),
-    metadata: objectMeta(dns1123Subdomain),
+  schema: kubernetesObject({
     secrets: z.array(ObjectReference).optional(),
     imagePullSecrets: z.array(LocalObjectReference).optional(),
     automountServiceAccountToken: z.boolean().optional(),

@@ -2,8 +2,7 @@ import * as z from 'zod';
 import {
   addIssue, ALWAYS, cidrProblem, crossField, isDns1123Label, isDns1123Subdomain, isIP, isIPv4, ipAddress, labelKeyProblem, labels, portNumber,
 } from '../../schema/common.ts';
-import { defineKind } from '../kind-definition.ts';
-import { objectMeta } from '../object-meta.ts';
+import { defineKind, kubernetesObject } from '../kind-definition.ts';
 import { portNameProblem, Protocol } from './pod.ts';
 
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -180,12 +179,6 @@ export const ServiceKind = defineKind({
   group: '',
   versions: ['v1'],
   namespaced: true,
-  schema: z.strictObject({
-    apiVersion: z.string(),
-    kind: z.string(),
-    metadata: objectMeta(dns1035Label),
-    spec: ServiceSpec.prefault({}),
-    status: z.unknown().optional(),
-  }),
+  schema: kubernetesObject({ spec: ServiceSpec.prefault({}), status: z.unknown().optional() }, dns1035Label),
 });
 export type Service = z.infer<typeof ServiceKind.schema>;

@@ -1,24 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources } from '../../index.ts';
-
-const kinds = builtinKinds();
+import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Reads one ServiceEntry whose spec is `spec` (YAML, written from column 0). */
-function parse(spec: string) {
-  const body = spec.replace(/^\n/, '').trimEnd().replace(/^/gm, '  ');
-  const text = `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n  name: external\n  namespace: default\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds });
+function parseServiceEntry(spec: string) {
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'ServiceEntry', spec, { name: 'external', namespace: 'default' }));
 }
 
 function findings(spec: string): string[] {
-  return parse(spec).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  return problems(parseServiceEntry(spec));
 }
 
 describe('ServiceEntry', () => {
   describe('accepts', () => {
     it('external HTTPS APIs resolved by DNS', () => {
-      const result = parse(`
+      const result = parseServiceEntry(`
 hosts: [api.dropboxapi.com, www.googleapis.com, api.facebook.com]
 location: MESH_EXTERNAL
 ports:
@@ -163,13 +159,13 @@ ports:
     });
 
     it('rejects a port without name, with a bad name, an unknown protocol or an out-of-range number', () => {
-      const result = parse(`
+      const result = parseServiceEntry(`
 hosts: [a.example.com]
 ports:
 - {number: 80, protocol: HTTP}
 - {number: 0, name: http_alt, protocol: HTTP1, targetPort: 70000}
 `);
-      assert.deepEqual(result.diagnostics.map((d) => `${d.path}: ${d.message}`), [
+      assert.deepEqual(problems(result), [
         'spec.ports[0].name: required field is missing',
         'spec.ports[1].number: must be at least 1, got integer 0',
         'spec.ports[1].protocol: unsupported protocol "HTTP1" (expected one of HTTP, HTTPS, HTTP2, GRPC, GRPC-Web, HTTP_PROXY, TLS, TCP, UDP, Mongo, Redis, MySQL, in any case)',

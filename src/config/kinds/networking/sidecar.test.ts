@@ -1,24 +1,20 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources } from '../../index.ts';
-
-const kinds = builtinKinds();
+import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Reads one Sidecar whose spec is `spec` (YAML, written from column 0). */
-function parse(spec: string) {
-  const body = spec.replace(/^\n/, '').trimEnd().replace(/^/gm, '  ');
-  const text = `apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: default\n  namespace: prod-us1\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds });
+function parseSidecar(spec: string) {
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'Sidecar', spec, { name: 'default', namespace: 'prod-us1' }));
 }
 
 function findings(spec: string): string[] {
-  return parse(spec).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  return problems(parseSidecar(spec));
 }
 
 describe('Sidecar', () => {
   describe('accepts', () => {
     it('a namespace default that imports hosts from a few namespaces', () => {
-      const result = parse('egress:\n- hosts: ["./*", "prod-apis/*", "istio-system/*"]');
+      const result = parseSidecar('egress:\n- hosts: ["./*", "prod-apis/*", "istio-system/*"]');
       assert.deepEqual(result.diagnostics, []);
       const sidecar = result.resources[0]!.object as { spec: { egress: { hosts: string[] }[] } };
       assert.deepEqual(sidecar.spec.egress[0]!.hosts, ['./*', 'prod-apis/*', 'istio-system/*']);
@@ -94,8 +90,8 @@ egress:
     });
 
     it('egress hosts that are not namespace/dnsName', () => {
-      const result = parse('egress:\n- hosts: ["*", "/", "Invalid_NS/*", "ns1/reviews", "ns1/*foo.example.com", "ns1/a.b.1"]');
-      assert.deepEqual(result.diagnostics.map((d) => `${d.path}: ${d.message}`), [
+      const result = parseSidecar('egress:\n- hosts: ["*", "/", "Invalid_NS/*", "ns1/reviews", "ns1/*foo.example.com", "ns1/a.b.1"]');
+      assert.deepEqual(problems(result), [
         'spec.egress[0].hosts[0]: "*" must be of the form namespace/dnsName (e.g. "./*", "istio-system/*", "*/api.example.com")',
         'spec.egress[0].hosts[1]: "/": neither the namespace nor the dnsName may be empty',
         'spec.egress[0].hosts[2]: "Invalid_NS/*": namespace "Invalid_NS" must be "*", ".", "~" or a namespace name (optionally prefixed by "~" to exclude it)',

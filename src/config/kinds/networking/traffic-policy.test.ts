@@ -1,21 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources, type Diagnostic } from '../../index.ts';
+import type { Diagnostic } from '../../index.ts';
+import { assertValid, indent, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Parses a DestinationRule whose spec.trafficPolicy is `policy` (YAML written from column 0). */
 function parsePolicy(policy: string) {
-  const indented = policy.trim().split('\n').map((line) => `    ${line}`).join('\n');
-  const text = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: reviews
-  namespace: default
-spec:
-  host: reviews.default.svc.cluster.local
-  trafficPolicy:
-${indented}
-`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds: builtinKinds() });
+  const spec = `host: reviews.default.svc.cluster.local\ntrafficPolicy:\n${indent(policy)}`;
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'DestinationRule', spec, { name: 'reviews', namespace: 'default' }));
 }
 
 function errors(policy: string): Diagnostic[] {
@@ -23,16 +14,14 @@ function errors(policy: string): Diagnostic[] {
 }
 
 function accepted(policy: string): void {
-  const result = parsePolicy(policy);
-  assert.deepEqual(result.diagnostics.map((d) => `${d.path}: ${d.message}`), []);
-  assert.equal(result.resources.length, 1);
+  assertValid(parsePolicy(policy));
 }
 
 /** The single finding, as `path: message`. */
 function only(policy: string): string {
-  const found = errors(policy);
-  assert.equal(found.length, 1, `expected one finding, got: ${found.map((d) => `${d.path}: ${d.message}`).join(' | ')}`);
-  return `${found[0]!.path}: ${found[0]!.message}`;
+  const found = problems(parsePolicy(policy));
+  assert.equal(found.length, 1, `expected one finding, got: ${found.join(' | ')}`);
+  return found[0]!;
 }
 
 const P = 'spec.trafficPolicy';
@@ -353,8 +342,7 @@ describe('ClientTLSSettings', () => {
   });
 
   it('refuses certificates with ISTIO_MUTUAL', () => {
-    const found = errors('tls:\n  mode: ISTIO_MUTUAL\n  clientCertificate: /c.pem\n  credentialName: cred');
-    assert.deepEqual(found.map((d) => `${d.path}: ${d.message}`), [
+    assert.deepEqual(problems(parsePolicy('tls:\n  mode: ISTIO_MUTUAL\n  clientCertificate: /c.pem\n  credentialName: cred')), [
       `${P}.tls.clientCertificate: clientCertificate must be empty with mode ISTIO_MUTUAL, which uses the mesh's own certificates`,
       `${P}.tls.credentialName: credentialName must be empty with mode ISTIO_MUTUAL, which uses the mesh's own certificates`,
     ]);

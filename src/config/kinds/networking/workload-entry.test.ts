@@ -1,23 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources } from '../../index.ts';
-
-const kinds = builtinKinds();
+import { assertValid, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Reads one WorkloadEntry whose spec is `spec` (YAML, written from column 0). */
-function parse(spec: string) {
-  const body = spec.replace(/^\n/, '').trimEnd().replace(/^/gm, '  ');
-  const text = `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata:\n  name: vm-1\n  namespace: default\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds });
+function parseWorkloadEntry(spec: string) {
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'WorkloadEntry', spec, { name: 'vm-1', namespace: 'default' }));
 }
 
 function findings(spec: string): string[] {
-  return parse(spec).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  return problems(parseWorkloadEntry(spec));
 }
 
 describe('WorkloadEntry', () => {
   it('accepts a VM with an IP address, ports, labels, network, locality, weight and service account', () => {
-    const result = parse(`
+    const result = parseWorkloadEntry(`
 address: 2.2.2.2
 ports:
   http: 8080
@@ -30,8 +26,7 @@ locality: us-east1/us-east1-b/rack-11
 weight: 3
 serviceAccount: details-legacy
 `);
-    assert.deepEqual(result.diagnostics, []);
-    assert.equal(result.resources.length, 1);
+    assertValid(result);
     const entry = result.resources[0]!.object as { spec: { ports: Record<string, number>; weight: number } };
     assert.deepEqual(entry.spec.ports, { http: 8080, 'grpc-web': 9090 });
     assert.equal(entry.spec.weight, 3);
@@ -49,14 +44,14 @@ serviceAccount: details-legacy
   });
 
   it('rejects an entry with neither address nor network', () => {
-    const result = parse('serviceAccount: foo');
+    const result = parseWorkloadEntry('serviceAccount: foo');
     assert.deepEqual(findings('serviceAccount: foo'), ['spec.address: address is required (it may be left out only when network is set)']);
     assert.equal(result.resources.length, 0);
   });
 
   it('rejects an entry with no spec at all', () => {
     const text = 'apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata:\n  name: vm-1\n';
-    const { diagnostics } = parseSources([{ name: 'test.yaml', text }], { kinds });
+    const { diagnostics } = parseYaml(text);
     assert.deepEqual(diagnostics.map((d) => d.message), ['address is required (it may be left out only when network is set)']);
   });
 
@@ -73,8 +68,8 @@ serviceAccount: details-legacy
   });
 
   it('rejects an address that carries a port, pointing at the ports map', () => {
-    const result = parse('address: invaliddns.com:9443');
-    assert.deepEqual(result.diagnostics.map((d) => `${d.path}: ${d.message}`), [
+    const result = parseWorkloadEntry('address: invaliddns.com:9443');
+    assert.deepEqual(problems(result), [
       'spec.address: address "invaliddns.com:9443" must not include a port (map service port names to endpoint ports in "ports")',
     ]);
     assert.equal(result.diagnostics[0]!.origin?.line, 7);

@@ -1,23 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinKinds, parseSources } from '../../index.ts';
-
-const kinds = builtinKinds();
+import { assertValid, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 
 /** Reads one WorkloadGroup whose spec is `spec` (YAML, written from column 0). */
-function parse(spec: string) {
-  const body = spec.replace(/^\n/, '').trimEnd().replace(/^/gm, '  ');
-  const text = `apiVersion: networking.istio.io/v1\nkind: WorkloadGroup\nmetadata:\n  name: reviews\n  namespace: bookinfo\nspec:\n${body}\n`;
-  return parseSources([{ name: 'test.yaml', text }], { kinds });
+function parseWorkloadGroup(spec: string) {
+  return parseYaml(resourceYaml('networking.istio.io/v1', 'WorkloadGroup', spec, { name: 'reviews', namespace: 'bookinfo' }));
 }
 
 function findings(spec: string): string[] {
-  return parse(spec).diagnostics.map((d) => `${d.path}: ${d.message}`);
+  return problems(parseWorkloadGroup(spec));
 }
 
 describe('WorkloadGroup', () => {
   it('accepts metadata, a template and an httpGet readiness probe', () => {
-    const result = parse(`
+    const result = parseWorkloadGroup(`
 metadata:
   labels:
     app.kubernetes.io/name: reviews
@@ -45,8 +41,7 @@ probe:
     - name: Lit-Header
       value: Im-The-Best
 `);
-    assert.deepEqual(result.diagnostics, []);
-    assert.equal(result.resources.length, 1);
+    assertValid(result);
   });
 
   it('accepts an empty template, and tcpSocket, exec and grpc probes', () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ParsedConfig } from '../../index.ts';
-import { parseYaml, problems, resourceYaml } from '../../test-support.ts';
+import { assertValid, parseYaml, problems, resourceYaml } from '../../test-support.ts';
 import { jwksProblem, jwksUriProblem } from './request-authentication.ts';
 
 /** Parses one RequestAuthentication whose spec is `spec`, written without indentation. */
@@ -37,8 +37,7 @@ jwtRules:
 - issuer: inline.example.com
   jwks: '${JWKS}'
 `);
-    assert.deepEqual(problems(result), []);
-    assert.equal(result.resources.length, 1);
+    assertValid(result);
   });
 
   it('accepts the snake_case jwks_uri that Istio still reads', () => {
