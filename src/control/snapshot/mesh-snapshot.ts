@@ -19,7 +19,11 @@ export interface MeshService {
   /** The short name: the Service's name, or the ServiceEntry host. */
   readonly name: string;
   readonly namespace: string;
-  /** The virtual IP, when there is one. */
+  /**
+   * The virtual IP, when there is one: a Service's clusterIP, a ServiceEntry's first address (which
+   * may be a CIDR block), or one allocated from 240.240.0.0/16. None for headless Services,
+   * ExternalName Services, and ServiceEntries with resolution NONE or wildcard hosts.
+   */
   readonly address?: string;
   readonly ports: readonly ServicePort[];
   /** How clients reach endpoints: ClientSideLB (EDS), DNS, DNSRoundRobin, or Passthrough (original destination). */
@@ -55,6 +59,7 @@ export interface EffectiveSubset {
 
 /** The DestinationRule that applies to a host from a client namespace, merged as Istio merges several. */
 export interface EffectiveDestinationRule {
+  /** The rule's host, resolved: the service's hostname, or the wildcard that covers it. */
   readonly host: string;
   readonly resources: readonly Resource<'DestinationRule'>[];
   readonly trafficPolicy?: NonNullable<Resource<'DestinationRule'>['object']['spec']['trafficPolicy']>;
@@ -81,13 +86,20 @@ export interface MeshSnapshot {
   /** Endpoints of one port of a service; only those whose labels match `subsetLabels` when given. */
   endpoints(service: MeshService, port: number, subsetLabels?: Labels): readonly MeshEndpoint[];
   /**
-   * VirtualServices bound to `binding` and visible from `namespace`, in Istio's order (for a
-   * gateway, several for one host are merged by Istio in order; here they are returned in order),
-   * with delegates resolved into their parents.
+   * VirtualServices bound to `binding` (by their top-level `gateways`) and visible from `namespace`,
+   * in Istio's order: those private to `namespace`, then those exported to it by name, then public
+   * ones, each group in input (creation) order. Delegates are merged into their parents and never
+   * returned themselves. Names are resolved as Istio resolves them before use: hosts and
+   * destination hosts to FQDNs (in the namespace of the resource that wrote them), gateways to
+   * `namespace/name`.
    */
   virtualServices(binding: GatewayBinding, namespace: string): readonly Resource<'VirtualService'>[];
-  /** The DestinationRule for `hostname` seen from `namespace`: client namespace, then host namespace, then root. */
-  destinationRule(hostname: string, namespace: string): EffectiveDestinationRule | undefined;
+  /**
+   * The DestinationRule for `hostname` seen from `namespace`: client namespace, then host namespace,
+   * then root. `workloadLabels` (the client proxy's) choose among rules with a workloadSelector in
+   * the client's namespace; without them, only such rules with an empty selector apply.
+   */
+  destinationRule(hostname: string, namespace: string, workloadLabels?: Labels): EffectiveDestinationRule | undefined;
   /** Gateways whose selector matches a gateway proxy's labels (in any namespace, as Istio does by default). */
   gatewaysFor(labels: Labels): readonly Resource<'Gateway'>[];
   /** The Sidecar resource scoping a proxy: one selecting it in its namespace, else the namespace default, else the root namespace's. */
