@@ -1,5 +1,4 @@
-import type { KindName } from '../../config/index.ts';
-import type { ProxyView } from '../model/index.ts';
+import type { ProxyView, ResourceKind } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/mesh-snapshot.ts';
 import type { ProtoJson, TypeUrl } from '../../xds/index.ts';
 
@@ -9,8 +8,7 @@ export interface NamedResource {
   readonly resource: ProtoJson;
 }
 
-/** What can change a generator's output: a config kind, or the registry's workloads and endpoints. */
-export type ResourceKind = KindName | 'Workload';
+export type { ResourceKind };
 
 /**
  * Produces the resources of one xDS type for one proxy. Pure: the same proxy and snapshot give the

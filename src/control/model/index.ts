@@ -3,3 +3,4 @@ export { portProtocol, declaredProtocol, isHttpProtocol, type Protocol } from '.
 export { DEFAULT_MESH_CONFIG, type MeshConfig } from './mesh-config.ts';
 export type { Workload, WorkloadPort } from './workload.ts';
 export type { ProxyView } from './proxy-view.ts';
+export type { ResourceKind } from './resource-kind.ts';

@@ -3,3 +3,4 @@ export { effectiveTrafficPolicy, type ClusterTrafficPolicy } from './effective-t
 export type {
   EffectiveDestinationRule, EffectiveSubset, GatewayBinding, MeshEndpoint, MeshService, MeshSnapshot, ServicePort,
 } from './mesh-snapshot.ts';
+export { SnapshotPublisher, type SnapshotListener } from './snapshot-publisher.ts';

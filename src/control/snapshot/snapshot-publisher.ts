@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { AnyResource } from '../../config/index.ts';
+import type { MeshConfig, ResourceKind, Workload } from '../model/index.ts';
+import { DEFAULT_MESH_CONFIG } from '../model/index.ts';
+import { workloadsFromConfig, type ConfigSource, type WorkloadSource } from '../sources/index.ts';
+import { buildMeshSnapshot } from './build-mesh-snapshot.ts';
+import type { MeshSnapshot } from './mesh-snapshot.ts';
+
+export type SnapshotListener = (next: MeshSnapshot, changedKinds: ReadonlySet<ResourceKind>) => void;
+
+/**
+ * Keeps the current MeshSnapshot: rebuilds it when the configuration or the running workloads
+ * change, and tells listeners which kinds changed so pushes can skip the generators that do not
+ * read them. Workloads are the sources' (connected proxies) plus those written as config (Pods,
+ * WorkloadEntries).
+ */
+export class SnapshotPublisher {
+  readonly #config: ConfigSource;
+  readonly #workloadSources: readonly WorkloadSource[];
+  readonly #mesh: MeshConfig;
+  readonly #listeners = new Set<SnapshotListener>();
+  readonly #unsubscribe: (() => void)[] = [];
+  #snapshot: MeshSnapshot;
+  #fingerprints: ReadonlyMap<string, string>;
+
+  constructor(options: { config: ConfigSource; workloads?: readonly WorkloadSource[]; mesh?: MeshConfig }) {
+    this.#config = options.config;
+    this.#workloadSources = options.workloads ?? [];
+    this.#mesh = options.mesh ?? DEFAULT_MESH_CONFIG;
+    const { snapshot, fingerprints } = this.#build(1);
+    this.#snapshot = snapshot;
+    this.#fingerprints = fingerprints;
+    this.#unsubscribe.push(this.#config.subscribe(() => this.#rebuild()));
+    for (const source of this.#workloadSources) this.#unsubscribe.push(source.subscribe(() => this.#rebuild()));
+  }
+
+  current(): MeshSnapshot {
+    return this.#snapshot;
+  }
+
+  subscribe(listener: SnapshotListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#listeners.clear();
+  }
+
+  #build(version: number): { snapshot: MeshSnapshot; fingerprints: ReadonlyMap<string, string> } {
+    const resources = this.#config.current().resources;
+    const workloads = dedupeWorkloads([...this.#workloadSources.flatMap((s) => s.workloads()), ...workloadsFromConfig(resources)]);
+    const snapshot = buildMeshSnapshot({ version, resources, workloads, mesh: this.#mesh });
+    return { snapshot, fingerprints: fingerprint(resources, workloads) };
+  }
+
+  #rebuild(): void {
+    const { snapshot, fingerprints } = this.#build(this.#snapshot.version + 1);
+    const changed = changedKinds(this.#fingerprints, fingerprints);
+    if (changed.size === 0) return;
+    this.#snapshot = snapshot;
+    this.#fingerprints = fingerprints;
+    for (const listener of [...this.#listeners]) listener(snapshot, changed);
+  }
+}
+
+/** A connected proxy and the Pod it runs in are one workload: the first (the live proxy) is kept. */
+function dedupeWorkloads(workloads: readonly Workload[]): Workload[] {
+  const seen = new Set<string>();
+  return workloads.filter((w) => {
+    const key = `${w.namespace}/${w.address}`;
+    if (w.address !== '' && seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A content hash per resource (`Kind/ns/name`) and per workload (`Workload/uid`). */
+function fingerprint(resources: readonly AnyResource[], workloads: readonly Workload[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  const hash = (value: unknown) => createHash('sha1').update(JSON.stringify(value)).digest('base64');
+  for (const r of resources) out.set(`${r.kind}/${r.namespace}/${r.name}`, hash(r.object));
+  for (const w of workloads) out.set(`Workload/${w.uid}`, hash(w));
+  return out;
+}
+
+function changedKinds(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>): Set<ResourceKind> {
+  const changed = new Set<ResourceKind>();
+  const kindOf = (key: string) => key.slice(0, key.indexOf('/')) as ResourceKind;
+  for (const [key, value] of after) if (before.get(key) !== value) changed.add(kindOf(key));
+  for (const key of before.keys()) if (!after.has(key)) changed.add(kindOf(key));
+  return changed;
+}
