@@ -1,0 +1,150 @@
+import { isTypeUrl, TYPE_SHORT_NAME, type TypeUrl } from '../../xds/index.ts';
+import type { DeltaDiscoveryRequest } from '../../xds/envoy/index.ts';
+import type { Generator } from '../generators/generator.ts';
+import type { ChangedKinds } from './ads-server-options.ts';
+import type { EncodedDeltaDiscoveryResponse } from '../../xds/index.ts';
+import { affects, generateFor, inPushOrder, sentResources, supportsWildcard, type AdsStream, type StreamContext } from './ads-stream.ts';
+import type { ProxyStatus, SentResource, TypeStatus } from './proxy-status.ts';
+import { TypeSync } from './type-sync.ts';
+
+interface TypeState {
+  /** Subscribed to every resource of the type, besides `names`. */
+  wildcard: boolean;
+  /** Names subscribed explicitly. */
+  readonly names: Set<string>;
+  /** What the proxy has: name -> version (a hash of the resource's bytes). */
+  readonly known: Map<string, string>;
+  /** Subscribed names already answered as absent, so that each is reported once. */
+  readonly reportedAbsent: Set<string>;
+  notFound: readonly string[];
+  readonly sync: TypeSync;
+}
+
+/**
+ * The incremental (Delta) protocol on one stream: requests add and remove names, responses carry
+ * only the resources whose version the proxy lacks, and name in `removedResources` those that
+ * are gone or were asked for and do not exist. ACK and NACK work by nonce, as in State of the
+ * World, but a request is never ignored as a whole: its subscription changes always apply.
+ */
+export class DeltaStream implements AdsStream<DeltaDiscoveryRequest> {
+  readonly context: StreamContext;
+  readonly #send: (response: EncodedDeltaDiscoveryResponse) => void;
+  readonly #types = new Map<TypeUrl, TypeState>();
+  readonly #unservedTypes = new Set<string>();
+  #nonces = 0;
+
+  constructor(context: StreamContext, send: (response: EncodedDeltaDiscoveryResponse) => void) {
+    this.context = context;
+    this.#send = send;
+  }
+
+  handle(request: DeltaDiscoveryRequest): void {
+    const typeUrl = request.typeUrl ?? '';
+    const generator = isTypeUrl(typeUrl) ? this.context.generators.get(typeUrl) : undefined;
+    if (generator === undefined) {
+      this.#warnUnserved(typeUrl);
+      return;
+    }
+    const subscribe = request.resourceNamesSubscribe ?? [];
+    const unsubscribe = request.resourceNamesUnsubscribe ?? [];
+    let state = this.#types.get(generator.typeUrl);
+    const first = state === undefined;
+    if (state === undefined) {
+      // An empty first request is the legacy wildcard, for the types that have one.
+      state = { wildcard: supportsWildcard(generator.typeUrl) && subscribe.length === 0, names: new Set(), known: new Map(), reportedAbsent: new Set(), notFound: [], sync: new TypeSync() };
+      for (const [name, version] of Object.entries(request.initialResourceVersions ?? {})) state.known.set(name, version);
+      this.#types.set(generator.typeUrl, state);
+    } else {
+      this.#recordReply(generator.typeUrl, state, request);
+    }
+    let added = false;
+    for (const name of subscribe) {
+      if (name === '*') {
+        added ||= !state.wildcard;
+        state.wildcard = true;
+      } else if (!state.names.has(name)) {
+        state.names.add(name);
+        added = true;
+      }
+    }
+    for (const name of unsubscribe) this.#unsubscribe(state, name);
+    if (first || added) this.#respond(generator, state, first);
+  }
+
+  push(changed: ChangedKinds): void {
+    for (const typeUrl of inPushOrder(this.#types.keys())) {
+      const generator = this.context.generators.get(typeUrl);
+      const state = this.#types.get(typeUrl);
+      if (generator !== undefined && state !== undefined && affects(generator, changed)) this.#respond(generator, state, false);
+    }
+  }
+
+  status(): ProxyStatus {
+    const { connectionId, proxy, connectedAt } = this.context;
+    return { connectionId, proxyId: proxy.id, proxy, mode: 'delta', connectedAt, types: inPushOrder(this.context.generators.keys()).map((typeUrl) => this.#typeStatus(typeUrl)) };
+  }
+
+  resources(typeUrl: TypeUrl): readonly SentResource[] | undefined {
+    return this.#types.get(typeUrl)?.sync.resources;
+  }
+
+  #typeStatus(typeUrl: TypeUrl): TypeStatus {
+    const state = this.#types.get(typeUrl);
+    if (state === undefined) return new TypeSync().status(typeUrl, { wildcard: false, subscribed: [], notFound: [] });
+    return state.sync.status(typeUrl, { wildcard: state.wildcard, subscribed: [...state.names].sort(), notFound: state.notFound });
+  }
+
+  #recordReply(typeUrl: TypeUrl, state: TypeState, request: DeltaDiscoveryRequest): void {
+    const nonce = request.responseNonce ?? '';
+    if (nonce === '') return;
+    const fields = { connectionId: this.context.connectionId, proxyId: this.context.proxy.id, type: TYPE_SHORT_NAME[typeUrl], nonce };
+    const reply = state.sync.reply(nonce, request.errorDetail, this.context.clock.now());
+    if (reply.kind === 'stale') this.context.logger.debug('a request answers an older response; only its subscription changes apply', fields);
+    if (reply.kind === 'nack') this.context.logger.warn('a proxy rejected a response', { ...fields, version: reply.nack.version, message: reply.nack.message });
+  }
+
+  #unsubscribe(state: TypeState, name: string): void {
+    if (name === '*') {
+      state.wildcard = false;
+      // The proxy drops what it had only through the wildcard.
+      for (const known of [...state.known.keys()]) if (!state.names.has(known)) state.known.delete(known);
+      return;
+    }
+    state.names.delete(name);
+    state.reportedAbsent.delete(name);
+    // Under a wildcard the proxy keeps the resource; otherwise it forgets it, and would need it again on a new subscription.
+    if (!state.wildcard) state.known.delete(name);
+  }
+
+  /**
+   * Sends the resources whose version the proxy lacks and the names that are gone or do not
+   * exist; nothing when there is neither, unless `always` (a first request gets an answer even
+   * when empty, so that the proxy finishes its initial fetch).
+   */
+  #respond(generator: Generator, state: TypeState, always: boolean): void {
+    const generated = generateFor(this.context, generator, state.wildcard ? 'all' : state.names);
+    if (generated === undefined) return;
+    const present = new Set(generated.resources.map((r) => r.name));
+    state.notFound = [...state.names].filter((name) => !present.has(name)).sort();
+    const changed = generated.resources.filter((r) => state.known.get(r.name) !== r.version);
+    const removed = new Set([...state.known.keys()].filter((name) => !present.has(name)));
+    for (const name of state.notFound) if (!state.reportedAbsent.has(name)) removed.add(name);
+    if (!always && changed.length === 0 && removed.size === 0) return;
+    const nonce = String(++this.#nonces);
+    const version = String(this.context.snapshot().version);
+    this.#send({ systemVersionInfo: version, typeUrl: generator.typeUrl, nonce, resources: changed, removedResources: [...removed].sort() });
+    for (const resource of changed) state.known.set(resource.name, resource.version);
+    for (const name of removed) {
+      state.known.delete(name);
+      if (state.names.has(name)) state.reportedAbsent.add(name);
+    }
+    for (const name of present) state.reportedAbsent.delete(name);
+    state.sync.sent({ version, nonce, time: this.context.clock.now(), resourceCount: changed.length }, generated.hash, sentResources(generated));
+  }
+
+  #warnUnserved(typeUrl: string): void {
+    if (this.#unservedTypes.has(typeUrl)) return;
+    this.#unservedTypes.add(typeUrl);
+    this.context.logger.warn('a proxy asked for a type this control plane does not serve', { connectionId: this.context.connectionId, proxyId: this.context.proxy.id, typeUrl });
+  }
+}

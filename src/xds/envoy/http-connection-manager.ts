@@ -1,0 +1,84 @@
+import type { ConfigSource, TypedAny } from './core.ts';
+import type { FractionalPercent, RouteConfiguration, RuntimeFractionalPercent } from './route.ts';
+import type { StringMatcher } from './tls.ts';
+
+/**
+ * The JSON form of the HTTP connection manager network filter and of the HTTP filter configs
+ * Weft puts in it (fault, CORS, router). Only the fields Weft uses; names are Envoy's JSON names.
+ */
+
+export const HTTP_CONNECTION_MANAGER_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const ROUTER_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+export const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+/** The CORS filter's own (empty) config in the filter chain. */
+export const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
+/** A route's CORS policy, in `typedPerFilterConfig`. */
+export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+
+/** Filter names, which also key `typedPerFilterConfig`. */
+export const HTTP_FILTER = {
+  fault: 'envoy.filters.http.fault',
+  cors: 'envoy.filters.http.cors',
+  router: 'envoy.filters.http.router',
+} as const;
+
+export interface HttpFilter {
+  readonly name: string;
+  readonly typedConfig: TypedAny;
+  readonly isOptional?: boolean;
+}
+
+export interface Rds {
+  readonly configSource: ConfigSource;
+  readonly routeConfigName: string;
+}
+
+/** Exactly one of rds or routeConfig. */
+export interface HttpConnectionManager {
+  readonly '@type': typeof HTTP_CONNECTION_MANAGER_TYPE;
+  readonly statPrefix?: string;
+  readonly codecType?: 'AUTO' | 'HTTP1' | 'HTTP2' | 'HTTP3';
+  readonly rds?: Rds;
+  readonly routeConfig?: RouteConfiguration;
+  /** Run in order; the router is last. */
+  readonly httpFilters: readonly HttpFilter[];
+  /** Trust the connection's peer address as the client's (true at the edge). */
+  readonly useRemoteAddress?: boolean;
+  readonly normalizePath?: boolean;
+  readonly pathWithEscapedSlashesAction?: 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
+  readonly upgradeConfigs?: readonly { readonly upgradeType: string }[];
+  readonly streamIdleTimeout?: string;
+}
+
+/** `envoy.extensions.filters.common.fault.v3.FaultDelay`. */
+export interface FaultDelay {
+  readonly fixedDelay?: string;
+  readonly percentage?: FractionalPercent;
+}
+
+/** One of httpStatus or grpcStatus. */
+export interface FaultAbort {
+  readonly httpStatus?: number;
+  readonly grpcStatus?: number;
+  readonly percentage?: FractionalPercent;
+}
+
+export interface HTTPFault {
+  readonly '@type': typeof FAULT_TYPE;
+  readonly delay?: FaultDelay;
+  readonly abort?: FaultAbort;
+}
+
+export interface CorsPolicy {
+  readonly '@type': typeof CORS_POLICY_TYPE;
+  readonly allowOriginStringMatch?: readonly StringMatcher[];
+  /** Comma-separated lists, as the response headers carry them. */
+  readonly allowMethods?: string;
+  readonly allowHeaders?: string;
+  readonly exposeHeaders?: string;
+  /** Seconds, as a string. */
+  readonly maxAge?: string;
+  readonly allowCredentials?: boolean;
+  readonly filterEnabled?: RuntimeFractionalPercent;
+  readonly forwardNotMatchingPreflights?: boolean;
+}
