@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { httpControlPlaneClient, runCli } from '../cli/index.ts';
 import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
+import { registerControlPlaneCommand } from './control-plane-command.ts';
 
 /** Composition root of the `weft` command. */
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -18,5 +19,6 @@ const status = await runCli(process.argv.slice(2), {
   version: packageJson.version,
   controlPlane: (url) => httpControlPlaneClient(url),
   defaultControlPlaneUrl: process.env['WEFT_CONTROL_PLANE'] ?? 'http://127.0.0.1:15014',
+  extraCommands: [(program) => registerControlPlaneCommand(program, { stderr: (text) => process.stderr.write(text) })],
 });
 process.exitCode = status;

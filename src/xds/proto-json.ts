@@ -43,7 +43,7 @@ function fieldForKey(type: protobuf.Type, key: string): protobuf.Field | undefin
 const WRAPPERS = new Set(['DoubleValue', 'FloatValue', 'Int64Value', 'UInt64Value', 'Int32Value', 'UInt32Value', 'BoolValue', 'StringValue', 'BytesValue'].map((n) => `.google.protobuf.${n}`));
 
 /** Encodes the JSON form of a message of type `typeName` (`envoy.config.cluster.v3.Cluster`). */
-export function encodeMessage(typeName: string, json: ProtoJson): Uint8Array {
+export function encodeMessage(typeName: string, json: object): Uint8Array {
   const type = envoyProtos().lookupType(typeName);
   const object = fromJson(type, json, typeName.slice(typeName.lastIndexOf('.') + 1));
   return type.encode(type.fromObject(object as Record<string, unknown>)).finish();
@@ -56,12 +56,12 @@ export function decodeMessage(typeName: string, bytes: Uint8Array): ProtoJson {
 }
 
 /** Encodes a resource for an ADS response, as `google.protobuf.Any`. */
-export function packAny(typeUrl: string, json: ProtoJson): { type_url: string; value: Uint8Array } {
+export function packAny(typeUrl: string, json: object): { type_url: string; value: Uint8Array } {
   return { type_url: typeUrl, value: encodeMessage(typeNameOf(typeUrl), json) };
 }
 
 /** Checks that the JSON form is a valid message of the type, throwing a ProtoJsonError if not. */
-export function assertValidMessage(typeName: string, json: ProtoJson): void {
+export function assertValidMessage(typeName: string, json: object): void {
   const type = envoyProtos().lookupType(typeName);
   fromJson(type, json, typeName.slice(typeName.lastIndexOf('.') + 1));
 }

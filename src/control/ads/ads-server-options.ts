@@ -1,3 +1,4 @@
+import type { Clock, Logger, Timers } from '../../core/index.ts';
 import type { Result } from '../../core/index.ts';
 import type { ProtoJson } from '../../xds/index.ts';
 import type { Generator, ResourceKind } from '../generators/generator.ts';
@@ -15,25 +16,7 @@ export interface SnapshotProvider {
 }
 
 /** Milliseconds since the epoch. */
-export interface Clock {
-  now(): number;
-}
-
-export type TimerHandle = unknown;
-
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-export type LogFields = Readonly<Record<string, unknown>>;
-
-export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-}
+export type { Clock, Timers, TimerHandle, Logger, LogFields } from '../../core/index.ts';
 
 /**
  * How pushes follow snapshot changes: a push waits until no change has come for `debounceQuietMs`,

@@ -1,0 +1,1 @@
+export { DebugServer, type DebugSources } from './debug-server.ts';

@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { CliExit, ExitStatus } from '../cli/index.ts';
+import { startControlPlane } from './control-plane.ts';
+import { consoleLogger, isLogLevel } from './console-logger.ts';
+
+interface ControlPlaneFlags {
+  readonly configDir: string;
+  readonly xdsAddress: string;
+  readonly debugAddress: string;
+  readonly logLevel: string;
+  readonly debounceQuiet: string;
+  readonly debounceMax: string;
+}
+
+/** `weft control-plane`: runs the control plane in the foreground until interrupted. */
+export function registerControlPlaneCommand(program: Command, io: { stderr: (text: string) => void }): void {
+  program
+    .command('control-plane')
+    .description('Run the control plane: watch a directory of Istio YAML and serve xDS (ADS) to proxies, with a debug API')
+    .requiredOption('--config-dir <dir>', 'the directory of configuration, read recursively and watched for changes')
+    .option('--xds-address <host:port>', 'where to serve xDS (ADS over gRPC, plaintext)', '127.0.0.1:15010')
+    .option('--debug-address <host:port>', 'where to serve the debug API (JSON over HTTP)', '127.0.0.1:15014')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--debounce-quiet <ms>', 'push after the configuration has been quiet this long', '100')
+    .option('--debounce-max <ms>', 'push at the latest this long after the first change', '1000')
+    .action(async (flags: ControlPlaneFlags) => {
+      if (!isLogLevel(flags.logLevel)) throw new CliExit(ExitStatus.usage, `--log-level must be debug, info, warn or error, got "${flags.logLevel}"`);
+      const quiet = Number(flags.debounceQuiet);
+      const max = Number(flags.debounceMax);
+      if (!(quiet >= 0) || !(max >= quiet)) throw new CliExit(ExitStatus.usage, '--debounce-quiet and --debounce-max must be numbers of milliseconds, quiet <= max');
+      const logger = consoleLogger({ level: flags.logLevel, write: io.stderr });
+      let running;
+      try {
+        running = await startControlPlane({
+          config: { directory: resolve(flags.configDir) },
+          xdsAddress: flags.xdsAddress,
+          debugAddress: flags.debugAddress,
+          logger,
+          push: { debounceQuietMs: quiet, debounceMaxMs: max },
+        });
+      } catch (e) {
+        throw new CliExit(1, `control plane failed to start: ${(e as Error).message}`);
+      }
+      await new Promise<void>((done) => {
+        const stop = () => {
+          logger.info('shutting down');
+          void running.close().then(done);
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    });
+}

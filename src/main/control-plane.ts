@@ -1,0 +1,118 @@
+import type { Logger } from '../core/index.ts';
+import { builtinKinds } from '../config/index.ts';
+import { builtinAnalyzers } from '../config/analysis/index.ts';
+import { AdsServer, type PushSettings } from '../control/ads/index.ts';
+import { DebugServer } from '../control/debug/index.ts';
+import { ClusterGenerator } from '../control/generators/cluster-generator.ts';
+import { EndpointGenerator } from '../control/generators/endpoint-generator.ts';
+import { ListenerGenerator } from '../control/generators/listener-generator.ts';
+import { RouteGenerator } from '../control/generators/route-generator.ts';
+import type { Generator } from '../control/generators/generator.ts';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../control/model/index.ts';
+import { SnapshotPublisher } from '../control/snapshot/index.ts';
+import { FileConfigSource, parseProxyNode, ProxyWorkloadRegistry, type ConfigSource } from '../control/sources/index.ts';
+
+export interface ControlPlaneOptions {
+  /** Where configuration comes from: a directory of YAML (local mode), or a source given by the caller. */
+  readonly config: { readonly directory: string } | { readonly source: ConfigSource };
+  /** xDS (ADS over plaintext gRPC), Istio's 15010. */
+  readonly xdsAddress: string;
+  /** The debug API (JSON over HTTP). */
+  readonly debugAddress: string;
+  readonly logger: Logger;
+  readonly push?: Partial<PushSettings>;
+  readonly mesh?: MeshConfig;
+  readonly controlPlaneId?: string;
+}
+
+export interface RunningControlPlane {
+  readonly xdsPort: number;
+  readonly debugPort: number;
+  readonly config: ConfigSource;
+  readonly publisher: SnapshotPublisher;
+  readonly ads: AdsServer;
+  close(): Promise<void>;
+}
+
+/** The generators, one per xDS type, in the order clients apply them. */
+export function builtinGenerators(): Generator[] {
+  return [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator()];
+}
+
+/** Builds and starts the control plane: sources -> snapshot -> generators -> ADS, and the debug API. */
+export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const { logger } = options;
+  const mesh = options.mesh ?? DEFAULT_MESH_CONFIG;
+  let config: ConfigSource;
+  if ('directory' in options.config) {
+    const files = new FileConfigSource({
+      directory: options.config.directory,
+      kinds: builtinKinds(),
+      analyzers: builtinAnalyzers(),
+      log: (level, message) => (level === 'Error' ? logger.error(message) : level === 'Warning' ? logger.warn(message) : logger.info(message)),
+    });
+    const started = files.start();
+    if (!started.ok) throw new Error(started.error);
+    logger.info(`config: ${started.value.resources.length} resources from ${options.config.directory}`);
+    config = files;
+  } else {
+    config = options.config.source;
+  }
+  const proxies = new ProxyWorkloadRegistry();
+  const publisher = new SnapshotPublisher({ config, workloads: [proxies], mesh });
+  const ads = new AdsServer({
+    generators: builtinGenerators(),
+    snapshots: publisher,
+    parseNode: parseProxyNode,
+    onProxyConnected: (proxy, connectionId) => {
+      proxies.register(proxy, connectionId);
+      logger.info('ads: proxy connected', { proxy: proxy.id, kind: proxy.kind });
+    },
+    onProxyDisconnected: (connectionId) => {
+      proxies.unregister(connectionId);
+      logger.info('ads: proxy disconnected', { connection: connectionId });
+    },
+    clock: { now: () => Date.now() },
+    timers: { setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>) },
+    logger,
+    ...(options.push !== undefined ? { push: options.push } : {}),
+  });
+  const debug = new DebugServer({
+    proxies: () => ads.status(),
+    resources: (proxyId, typeUrl) => ads.resources(proxyId, typeUrl),
+    snapshot: () => publisher.current(),
+    config: () => config.current(),
+    controlPlaneId: options.controlPlaneId ?? 'weft-control-plane',
+    clusterId: 'Kubernetes',
+  });
+  let xdsPort: number;
+  let debugPort: number;
+  try {
+    xdsPort = await ads.listen(options.xdsAddress);
+    debugPort = await debug.listen(options.debugAddress);
+  } catch (e) {
+    await ads.close();
+    await debug.close();
+    publisher.close();
+    await config.close();
+    throw e;
+  }
+  logger.info('control plane ready', { xds: `${hostOf(options.xdsAddress)}:${xdsPort}`, debug: `${hostOf(options.debugAddress)}:${debugPort}` });
+  return {
+    xdsPort,
+    debugPort,
+    config,
+    publisher,
+    ads,
+    async close() {
+      await ads.close();
+      await debug.close();
+      publisher.close();
+      await config.close();
+    },
+  };
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
