@@ -29,6 +29,8 @@ export interface CircuitBreakerThresholds {
   readonly maxPendingRequests?: number;
   readonly maxRequests?: number;
   readonly maxRetries?: number;
+  /** Limits retries to a share of active requests; Envoy then ignores maxRetries. */
+  readonly retryBudget?: { readonly budgetPercent?: Percent; readonly minRetryConcurrency?: number };
   readonly trackRemaining?: boolean;
 }
 
