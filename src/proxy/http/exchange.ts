@@ -1,0 +1,89 @@
+import type { Readable } from 'node:stream';
+import type { Headers } from './headers.ts';
+import type { RouteEntry } from '../route/route-entry.ts';
+
+export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+
+/** The request line and headers; filters may change them (a rewrite changes `path`). */
+export interface RequestHead {
+  method: string;
+  /** The path with its query string, as sent on (`:path`). */
+  path: string;
+  /** Host or `:authority`. */
+  authority: string;
+  scheme: 'http' | 'https';
+  headers: Headers;
+  readonly protocol: HttpProtocol;
+}
+
+/** The connection a request came on. */
+export interface DownstreamInfo {
+  readonly connectionId: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Present when the connection was TLS: the SNI and the negotiated ALPN. */
+  readonly tls?: { readonly sni?: string; readonly alpn?: string };
+}
+
+/**
+ * Envoy's response flags, written to access logs and metrics: UH no healthy upstream, UF connect
+ * failure, UO overflow, NR no route, URX retry limit, UT timeout, UC upstream closed, DC downstream
+ * closed, LR local reset, UR remote reset, DI/FI fault delay/abort, RL rate limited, NC no cluster,
+ * UAEX external authz denied, DPE/UPE protocol errors, SI stream idle timeout, DT duration timeout.
+ */
+export type ResponseFlag = 'UH' | 'UF' | 'UO' | 'NR' | 'URX' | 'UT' | 'UC' | 'DC' | 'LR' | 'UR' | 'DI' | 'FI' | 'RL' | 'NC' | 'UAEX' | 'DPE' | 'UPE' | 'SI' | 'DT';
+
+/** What happened to a request, for the access log, stats and tracing. */
+export interface StreamInfo {
+  readonly requestId: string;
+  /** Milliseconds since the epoch (from the injected clock). */
+  readonly startTime: number;
+  readonly responseFlags: Set<ResponseFlag>;
+  /** Envoy's %RESPONSE_CODE_DETAILS% (`via_upstream`, `route_not_found`, ...). */
+  responseCodeDetails?: string;
+  routeName?: string;
+  upstreamCluster?: string;
+  /** `address:port` of the last upstream host tried. */
+  upstreamHost?: string;
+  upstreamLocalAddress?: string;
+  /** Requests sent upstream, retries included. */
+  attemptCount: number;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Milliseconds from the first upstream byte sent to the response head, for x-envoy-upstream-service-time. */
+  upstreamServiceTime?: number;
+}
+
+/**
+ * One request as it moves through the HTTP filters. The body streams: it is read once, by the
+ * router (which keeps what a retry needs) or by a filter that answers locally.
+ */
+export interface HttpExchange {
+  readonly request: RequestHead;
+  readonly body: Readable;
+  readonly downstream: DownstreamInfo;
+  readonly info: StreamInfo;
+  /** Aborted when the downstream resets or goes away. */
+  readonly signal: AbortSignal;
+  /** The route chosen for the request (set before the filters run); undefined when none matched. */
+  route: RouteEntry | undefined;
+  /** Matches the route again after a filter changed what routing reads (headers, path, authority). */
+  clearRouteCache(): void;
+}
+
+/** A response on its way back: from upstream, or a local reply. */
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  /** Streamed from upstream, or a complete local body; null for none. */
+  body: Readable | Buffer | null;
+  /** Trailers, known once the body has ended (gRPC's grpc-status travels here). */
+  trailers?: Promise<Headers | undefined>;
+}
+
+/** An HTTP filter: an async onion around the rest of the chain; the router is the innermost one. */
+export interface HttpFilter {
+  handle(exchange: HttpExchange, next: () => Promise<HttpResponse>): Promise<HttpResponse>;
+}

@@ -1,0 +1,60 @@
+import type { Cluster } from '../../xds/envoy/index.ts';
+
+/** One upstream endpoint of a cluster, as EDS (or static config, or DNS) describes it. */
+export interface UpstreamHost {
+  readonly address: string;
+  readonly port: number;
+  /** `address:port`, for logs and %UPSTREAM_HOST%. */
+  readonly id: string;
+  readonly weight: number;
+  /** `region/zone/subzone`, '' when unknown. */
+  readonly locality: string;
+  readonly priority: number;
+  readonly healthy: boolean;
+  /** The endpoint's metadata.filterMetadata, e.g. `envoy.transport_socket_match: { tlsMode: 'istio' }`. */
+  readonly metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Requests in flight to this host (least-request balancing reads it). */
+  activeRequests: number;
+}
+
+/** What a load balancer may use to choose: a hash for consistent hashing, hosts to avoid on retry. */
+export interface LoadBalancerContext {
+  /** From the route's hash policies, for ring hash and maglev. */
+  readonly hash?: bigint;
+  /** Hosts already tried by this request (previous_hosts). */
+  readonly avoid?: ReadonlySet<UpstreamHost>;
+  /** The original destination (`address:port`), for ORIGINAL_DST clusters. */
+  readonly originalDestination?: string;
+}
+
+/**
+ * Chooses a host, synchronously, on the hot path. Load balancers publish a new immutable picker
+ * when the host set changes; a request uses the picker current when it asks.
+ */
+export interface Picker {
+  pick(context: LoadBalancerContext): UpstreamHost | undefined;
+}
+
+/** Circuit breaking: a slot is taken for each connection, pending request, request or retry, and given back. */
+export interface CircuitBreakers {
+  /** Takes a slot, or returns undefined when the limit is reached (503 UO). The function gives it back. */
+  tryAcquire(resource: 'connections' | 'pendingRequests' | 'requests' | 'retries'): (() => void) | undefined;
+}
+
+/** A cluster as the proxy runs it. */
+export interface UpstreamCluster {
+  readonly name: string;
+  readonly config: Cluster;
+  /** The current picker; replaced (not mutated) on endpoint changes. */
+  picker(): Picker;
+  readonly circuitBreakers: CircuitBreakers;
+  readonly connectTimeoutMs: number;
+  /** Upstream HTTP protocol: http1, http2 (h2c or ALPN h2), or as the downstream used. */
+  readonly upstreamProtocol: 'http1' | 'http2' | 'downstream';
+}
+
+/** The clusters from CDS with their endpoints from EDS; lookups are by cluster name. */
+export interface ClusterManager {
+  get(name: string): UpstreamCluster | undefined;
+  names(): readonly string[];
+}
