@@ -1,20 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { Headers } from './headers.ts';
+import type { RequestHead } from './request-head.ts';
 import type { RouteEntry } from '../route/route-entry.ts';
 
-export type HttpProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
-
-/** The request line and headers; filters may change them (a rewrite changes `path`). */
-export interface RequestHead {
-  method: string;
-  /** The path with its query string, as sent on (`:path`). */
-  path: string;
-  /** Host or `:authority`. */
-  authority: string;
-  scheme: 'http' | 'https';
-  headers: Headers;
-  readonly protocol: HttpProtocol;
-}
+export type { HttpProtocol, RequestHead } from './request-head.ts';
 
 /** The connection a request came on. */
 export interface DownstreamInfo {

@@ -1,5 +1,5 @@
 import type { HashPolicy } from '../../xds/envoy/index.ts';
-import type { RequestHead } from '../http/exchange.ts';
+import type { RequestHead } from '../http/request-head.ts';
 
 /**
  * A route as the proxy runs it: an Envoy `Route` compiled once when RDS arrives (regexes built,
