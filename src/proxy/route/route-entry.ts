@@ -1,4 +1,4 @@
-import type { HashPolicy } from '../../xds/envoy/index.ts';
+import type { HashPolicy, Struct } from '../../xds/envoy/index.ts';
 import type { RequestHead } from '../http/request-head.ts';
 
 /**
@@ -6,12 +6,20 @@ import type { RequestHead } from '../http/request-head.ts';
  * durations in milliseconds, weights summed), so that the per-request path only reads it.
  */
 
-/** Header changes in order: remove, then set (replace), then add (append), then add-if-absent. */
+/**
+ * Header changes, applied as one pass of Envoy's header parser (`applyHeaderMutation`): first
+ * `remove`; then, judged against the headers as they are after removal, `set` replaces a header,
+ * `overwriteIfExists` replaces it only when present, `addIfAbsent` adds it only when absent, and
+ * `append` adds a value. For one name the values land in that order (set, overwriteIfExists,
+ * addIfAbsent, append). Names are lower-case. Several levels of Envoy config (route, virtual host,
+ * route configuration) compile into one such mutation with the same effect.
+ */
 export interface HeaderMutation {
   readonly remove: readonly string[];
   readonly set: readonly (readonly [name: string, value: string])[];
   readonly append: readonly (readonly [name: string, value: string])[];
   readonly addIfAbsent: readonly (readonly [name: string, value: string])[];
+  readonly overwriteIfExists?: readonly (readonly [name: string, value: string])[];
 }
 
 /** Envoy's retry conditions (x-envoy-retry-on and x-envoy-retry-grpc-on). */
@@ -33,11 +41,17 @@ export interface RetryPolicy {
   readonly hostSelectionRetryMaxAttempts: number;
 }
 
-/** One of a route's clusters, with the header changes that belong to it. */
+/**
+ * One of a route's clusters, with the header changes that belong to it (a weighted cluster's own).
+ * Envoy's order on the request: the choice's `requestHeaders`, then the entry's, then
+ * `action.rewrite(head, choice)`; on the response: the choice's `responseHeaders`, then the entry's.
+ */
 export interface ClusterChoice {
   readonly name: string;
   readonly requestHeaders: HeaderMutation;
   readonly responseHeaders: HeaderMutation;
+  /** The weighted cluster's Host rewrite; a route-level `hostRewriteLiteral` overrides it, as in Envoy. */
+  readonly hostRewriteLiteral?: string;
 }
 
 export interface RequestMirror {
@@ -53,14 +67,23 @@ export type RouteAction =
       pickCluster(random: number): ClusterChoice;
       /** 0 means no timeout (Envoy's `timeout: 0s`); Envoy's default when unset is 15 s. */
       readonly timeoutMs: number;
+      /** The route's stream idle timeout (0 disables it); unset leaves the connection manager's. */
       readonly idleTimeoutMs?: number;
       readonly retry?: RetryPolicy;
-      /** Applies prefix/regex path rewrites and host rewrites to the head being sent upstream. */
-      rewrite(head: RequestHead): void;
+      /**
+       * Applies prefix/regex path rewrites and host rewrites to the head being sent upstream; with
+       * the chosen cluster, its Host rewrite too.
+       */
+      rewrite(head: RequestHead, choice?: ClusterChoice): void;
       readonly hashPolicies: readonly HashPolicy[];
       readonly mirrors: readonly RequestMirror[];
-      /** Caps a gRPC request's grpc-timeout, when set. */
+      /**
+       * When set, a gRPC request's grpc-timeout replaces the route timeout, capped at this value
+       * (0: not capped). Unset: grpc-timeout is ignored (Envoy's maxGrpcTimeout / grpcTimeoutHeaderMax).
+       */
       readonly maxGrpcTimeoutMs?: number;
+      /** Envoy's autoHostRewrite: the Host becomes the upstream host's hostname. */
+      readonly autoHostRewrite?: boolean;
     }
   | {
       readonly kind: 'redirect';
@@ -90,11 +113,16 @@ export interface RouteRequest {
   readonly authority: string;
   readonly scheme: 'http' | 'https';
   readonly headers: Readonly<Record<string, string | string[]>>;
+  /** Dynamic metadata by filter name (JWT claims under `istio_authn`), for `dynamicMetadata` matches. */
+  readonly dynamicMetadata?: Readonly<Record<string, Struct>>;
 }
 
 /** A compiled RouteConfiguration: matches requests to routes. Immutable; RDS updates replace it. */
 export interface RouteTable {
   readonly name: string;
-  /** The route for a request, or undefined when no virtual host or route matches (404 NR). */
+  /**
+   * The route for a request, or undefined when no virtual host or route matches (404 NR).
+   * `random`, in [0, 1), decides `runtimeFraction` matches; header names in `request` are lower-case.
+   */
   match(request: RouteRequest, random: number): RouteEntry | undefined;
 }

@@ -32,7 +32,10 @@ export interface HeaderMatcher {
   readonly exactMatch?: string;
   readonly prefixMatch?: string;
   readonly suffixMatch?: string;
+  readonly containsMatch?: string;
   readonly safeRegexMatch?: RegexMatcher;
+  /** `envoy.type.v3.Int64Range`: start inclusive, end exclusive (int64, so a number or a decimal string). */
+  readonly rangeMatch?: { readonly start?: number | string; readonly end?: number | string };
   readonly presentMatch?: boolean;
   readonly stringMatch?: StringMatcher;
   readonly invertMatch?: boolean;
@@ -72,6 +75,10 @@ export interface RouteMatch {
   readonly headers?: readonly HeaderMatcher[];
   readonly queryParameters?: readonly QueryParameterMatcher[];
   readonly dynamicMetadata?: readonly MetadataMatcher[];
+  /** Only gRPC requests (content-type application/grpc) match. */
+  readonly grpc?: Record<string, never>;
+  /** Matches this share of requests. */
+  readonly runtimeFraction?: RuntimeFractionalPercent;
 }
 
 export type HeaderAppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | 'OVERWRITE_IF_EXISTS_OR_ADD' | 'OVERWRITE_IF_EXISTS';
@@ -79,6 +86,10 @@ export type HeaderAppendAction = 'APPEND_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT' | '
 export interface HeaderValueOption {
   readonly header: { readonly key: string; readonly value: string };
   readonly appendAction?: HeaderAppendAction;
+  /** Deprecated: true is APPEND_IF_EXISTS_OR_ADD, false OVERWRITE_IF_EXISTS_OR_ADD; not together with appendAction. */
+  readonly append?: boolean;
+  /** Adds the header even when its value is empty. */
+  readonly keepEmptyValue?: boolean;
 }
 
 /** Header changes a route, a weighted cluster or a virtual host makes. */
@@ -98,6 +109,8 @@ export interface ClusterWeight extends HeaderMutations {
 /** The clusters' weights are relative; Envoy sums them when totalWeight is unset. */
 export interface WeightedCluster {
   readonly clusters: readonly ClusterWeight[];
+  /** Deprecated: when set, the weights must add up to it. */
+  readonly totalWeight?: number;
 }
 
 export interface RetryHostPredicate {
@@ -146,8 +159,12 @@ export interface RouteAction {
   readonly prefixRewrite?: string;
   readonly regexRewrite?: RegexMatchAndSubstitute;
   readonly hostRewriteLiteral?: string;
+  /** Sets the Host to the upstream host's hostname. */
+  readonly autoHostRewrite?: boolean;
   /** "0s" disables the timeout. */
   readonly timeout?: string;
+  /** The stream idle timeout for this route; "0s" disables it. */
+  readonly idleTimeout?: string;
   readonly retryPolicy?: RetryPolicy;
   readonly requestMirrorPolicies?: readonly RequestMirrorPolicy[];
   readonly hashPolicy?: readonly HashPolicy[];
@@ -165,6 +182,7 @@ export interface RedirectAction {
   readonly portRedirect?: number;
   readonly pathRedirect?: string;
   readonly prefixRewrite?: string;
+  readonly regexRewrite?: RegexMatchAndSubstitute;
   readonly responseCode?: RedirectResponseCode;
   readonly stripQuery?: boolean;
 }
@@ -200,13 +218,27 @@ export interface VirtualHost extends HeaderMutations {
   readonly requireTls?: 'NONE' | 'EXTERNAL_ONLY' | 'ALL';
   readonly includeRequestAttemptCount?: boolean;
   readonly retryPolicy?: RetryPolicy;
+  readonly requestMirrorPolicies?: readonly RequestMirrorPolicy[];
+  readonly typedPerFilterConfig?: { readonly [filter: string]: TypedAny };
 }
 
-export interface RouteConfiguration {
+/** `envoy.config.route.v3.FilterConfig`: wraps a per-route filter config to mark it optional (or to disable the filter). */
+export const FILTER_CONFIG_TYPE = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';
+
+export interface FilterConfig {
+  readonly '@type': typeof FILTER_CONFIG_TYPE;
+  readonly config?: TypedAny;
+  readonly isOptional?: boolean;
+  readonly disabled?: boolean;
+}
+
+export interface RouteConfiguration extends HeaderMutations {
   readonly name: string;
   readonly virtualHosts: readonly VirtualHost[];
   readonly validateClusters?: boolean;
   readonly maxDirectResponseBodySizeBytes?: number;
   /** Match domains against the Host without its port. */
   readonly ignorePortInHostMatching?: boolean;
+  readonly requestMirrorPolicies?: readonly RequestMirrorPolicy[];
+  readonly typedPerFilterConfig?: { readonly [filter: string]: TypedAny };
 }
