@@ -6,6 +6,8 @@ export interface UpstreamHost {
   readonly port: number;
   /** `address:port`, for logs and %UPSTREAM_HOST%. */
   readonly id: string;
+  /** The DNS name a STRICT_DNS/LOGICAL_DNS host was resolved from, or the endpoint's `hostname` (auto host rewrite reads it). */
+  readonly hostname?: string;
   readonly weight: number;
   /** `region/zone/subzone`, '' when unknown. */
   readonly locality: string;
@@ -15,6 +17,18 @@ export interface UpstreamHost {
   readonly metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** Requests in flight to this host (least-request balancing reads it). */
   activeRequests: number;
+  /** Counts for the admin `/clusters` page, kept by the connection pools and the router; absent on hosts made outside the cluster manager. */
+  readonly stats?: HostStats;
+}
+
+/** Envoy's per-host counters (`cx_active`, `rq_total`, ...), as `/clusters` shows them. */
+export interface HostStats {
+  cxActive: number;
+  cxTotal: number;
+  cxConnectFail: number;
+  rqTotal: number;
+  rqError: number;
+  rqTimeout: number;
 }
 
 /** What a load balancer may use to choose: a hash for consistent hashing, hosts to avoid on retry. */
