@@ -18,7 +18,11 @@ export interface ResourceUpdate {
  */
 export interface ResourceHandler {
   readonly typeUrl: TypeUrl;
-  apply(update: ResourceUpdate): Result<void, string>;
+  /**
+   * A handler that binds sockets (LDS) answers asynchronously: Node binds an address only after
+   * an asynchronous lookup, and a port already in use must still NACK the update.
+   */
+  apply(update: ResourceUpdate): Result<void, string> | Promise<Result<void, string>>;
   /**
    * The names of another type that the resources applied so far refer to: route configs that
    * listeners use (RDS), clusters whose endpoints come from EDS, secrets (SDS). The ADS client

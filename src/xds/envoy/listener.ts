@@ -9,6 +9,7 @@ import type { HttpConnectionManager } from './http-connection-manager.ts';
 export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 export const TLS_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
 export const HTTP_INSPECTOR_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
+export const ORIGINAL_DST_TYPE = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
 
 /** Filter names. */
 export const NETWORK_FILTER = {
@@ -19,6 +20,7 @@ export const NETWORK_FILTER = {
 export const LISTENER_FILTER = {
   tlsInspector: 'envoy.filters.listener.tls_inspector',
   httpInspector: 'envoy.filters.listener.http_inspector',
+  originalDst: 'envoy.filters.listener.original_dst',
 } as const;
 
 export interface CidrRange {
@@ -33,6 +35,9 @@ export interface TcpProxy {
   readonly cluster?: string;
   readonly weightedClusters?: { readonly clusters: readonly { readonly name: string; readonly weight: number }[] };
   readonly idleTimeout?: string;
+  /** Upstream connect attempts per downstream connection (default 1). */
+  readonly maxConnectAttempts?: number;
+  readonly maxDownstreamConnectionDuration?: string;
 }
 
 export interface Filter {
@@ -51,7 +56,9 @@ export interface FilterChainMatch {
   readonly serverNames?: readonly string[];
   readonly transportProtocol?: string;
   readonly applicationProtocols?: readonly string[];
+  readonly sourceType?: 'ANY' | 'SAME_IP_OR_LOOPBACK' | 'EXTERNAL';
   readonly sourcePrefixRanges?: readonly CidrRange[];
+  readonly sourcePorts?: readonly number[];
 }
 
 export interface FilterChain {
