@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Headers } from './headers.ts';
 import type { RequestHead } from './request-head.ts';
 import type { RouteEntry } from '../route/route-entry.ts';
@@ -43,6 +43,10 @@ export interface StreamInfo {
   bytesSent: number;
   /** Milliseconds from the first upstream byte sent to the response head, for x-envoy-upstream-service-time. */
   upstreamServiceTime?: number;
+  /** Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON%: why the upstream connection failed (a TLS error, say). */
+  upstreamTransportFailureReason?: string;
+  /** Envoy's %CONNECTION_TERMINATION_DETAILS%: why the proxy closed the downstream connection. */
+  connectionTerminationDetails?: string;
 }
 
 /**
@@ -51,6 +55,11 @@ export interface StreamInfo {
  */
 export interface HttpExchange {
   readonly request: RequestHead;
+  /**
+   * The request body, streamed with backpressure. An HTTP/1 request that announced no body (no
+   * content-length, no transfer-encoding) has `readableEnded` true from the start; the head never
+   * carries `transfer-encoding` (hop-by-hop), so test `readableEnded`, not the header.
+   */
   readonly body: Readable;
   readonly downstream: DownstreamInfo;
   readonly info: StreamInfo;
@@ -60,6 +69,21 @@ export interface HttpExchange {
   route: RouteEntry | undefined;
   /** Matches the route again after a filter changed what routing reads (headers, path, authority). */
   clearRouteCache(): void;
+  /** Present on an HTTP/1.1 Upgrade request that the connection manager's `upgradeConfigs` allow. */
+  readonly upgrade?: UpgradeRequest;
+}
+
+/**
+ * An Upgrade (WebSocket) request. The head carries neither `connection` nor `upgrade`: the router
+ * sends the request upstream with `connection: upgrade` and `upgrade: <protocol>`, and when the
+ * upstream answers 101 it returns that response with `upgraded` set to the upstream's raw stream
+ * (the bytes after the 101 head). The connection manager then writes the 101 downstream and
+ * pipes the two raw streams both ways until one side ends. Any other response is sent as a plain
+ * response and the downstream connection is closed after it.
+ */
+export interface UpgradeRequest {
+  /** The Upgrade token, lower-case (`websocket`). */
+  readonly protocol: string;
 }
 
 /** A response on its way back: from upstream, or a local reply. */
@@ -70,6 +94,8 @@ export interface HttpResponse {
   body: Readable | Buffer | null;
   /** Trailers, known once the body has ended (gRPC's grpc-status travels here). */
   trailers?: Promise<Headers | undefined>;
+  /** For a 101 answer to `HttpExchange.upgrade`: the upstream connection, carrying raw bytes both ways. */
+  upgraded?: Duplex;
 }
 
 /** An HTTP filter: an async onion around the rest of the chain; the router is the innermost one. */

@@ -1,0 +1,28 @@
+export { AdminServer, type AdminEndpoint, type AdminRequest, type AdminResponse, type AdminServerOptions } from './admin-server.ts';
+export {
+  adminEndpoints,
+  healthEndpoints,
+  prometheusEndpoints,
+  LOG_LEVELS,
+  type AdminEndpointsOptions,
+  type LogLevel,
+  type LogLevelControl,
+  type ServerState,
+} from './admin-endpoints.ts';
+export { formatClustersJson, formatClustersText, type CircuitBreakerThresholds, type ClusterStatus, type HostStatus } from './cluster-status.ts';
+export {
+  buildConfigDump,
+  CONFIG_DUMP_ORDER,
+  ConfigDumpType,
+  type BootstrapConfigDump,
+  type ClustersConfigDump,
+  type ConfigDump,
+  type ConfigDumpSection,
+  type ConfigDumpSource,
+  type EndpointsConfigDump,
+  type ListenersConfigDump,
+  type ListenerState,
+  type RoutesConfigDump,
+  type SecretsConfigDump,
+  type TypedResource,
+} from './config-dump.ts';

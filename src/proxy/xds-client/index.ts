@@ -1,0 +1,20 @@
+export { AdsClient, type AdsClientOptions, type AdsClientStatus, type AdsTypeStatus } from './ads-client.ts';
+export {
+  bootstrapDumpSource,
+  DEFAULT_ADMIN_ADDRESS,
+  DEFAULT_HEALTH_ADDRESS,
+  DEFAULT_INITIAL_FETCH_TIMEOUT_MS,
+  DEFAULT_STATS_ADDRESS,
+  parseBootstrap,
+  xdsNode,
+  type AdsMode,
+  type AdsSettings,
+  type Bootstrap,
+  type BootstrapFlags,
+  type BootstrapInput,
+  type BootstrapNode,
+  type NodeLocality,
+} from './bootstrap.ts';
+export { JitteredBackoff, type BackoffOptions } from './backoff.ts';
+export { resourceName } from './decode-resources.ts';
+export type { ResourceHandler, ResourceUpdate } from './resource-handler.ts';
