@@ -18,6 +18,10 @@ interface TypeState {
   readonly reportedAbsent: Set<string>;
   notFound: readonly string[];
   readonly sync: TypeSync;
+  /** The last response's nonce and what the proxy had before it, so that a NACK restores it. */
+  lastResponse?: { readonly nonce: string; readonly before: ReadonlyMap<string, string | undefined>; readonly content: string };
+  /** The content of the last response the proxy rejected: the same content is not sent again. */
+  rejected?: string;
 }
 
 /**
@@ -100,7 +104,18 @@ export class DeltaStream implements AdsStream<DeltaDiscoveryRequest> {
     const fields = { connectionId: this.context.connectionId, proxyId: this.context.proxy.id, type: TYPE_SHORT_NAME[typeUrl], nonce };
     const reply = state.sync.reply(nonce, request.errorDetail, this.context.clock.now());
     if (reply.kind === 'stale') this.context.logger.debug('a request answers an older response; only its subscription changes apply', fields);
-    if (reply.kind === 'nack') this.context.logger.warn('a proxy rejected a response', { ...fields, version: reply.nack.version, message: reply.nack.message });
+    if (reply.kind === 'nack') {
+      this.context.logger.warn('a proxy rejected a response', { ...fields, version: reply.nack.version, message: reply.nack.message });
+      // The proxy kept what it had before the rejected response: so must our record of it, or a
+      // resource of that response that never changes again would never be sent again.
+      if (state.lastResponse?.nonce === nonce) {
+        for (const [name, version] of state.lastResponse.before) {
+          if (version === undefined) state.known.delete(name);
+          else state.known.set(name, version);
+        }
+        state.rejected = state.lastResponse.content;
+      }
+    }
   }
 
   #unsubscribe(state: TypeState, name: string): void {
@@ -130,9 +145,12 @@ export class DeltaStream implements AdsStream<DeltaDiscoveryRequest> {
     const removed = new Set([...state.known.keys()].filter((name) => !present.has(name)));
     for (const name of state.notFound) if (!state.reportedAbsent.has(name)) removed.add(name);
     if (!always && changed.length === 0 && removed.size === 0) return;
+    const content = JSON.stringify([changed.map((r) => [r.name, r.version]), [...removed].sort()]);
+    if (!always && content === state.rejected) return;
     const nonce = String(++this.#nonces);
     const version = String(this.context.snapshot().version);
     this.#send({ systemVersionInfo: version, typeUrl: generator.typeUrl, nonce, resources: changed, removedResources: [...removed].sort() });
+    state.lastResponse = { nonce, content, before: new Map([...changed.map((r) => r.name), ...removed].map((name) => [name, state.known.get(name)])) };
     for (const resource of changed) state.known.set(resource.name, resource.version);
     for (const name of removed) {
       state.known.delete(name);
