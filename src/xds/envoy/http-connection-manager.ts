@@ -1,4 +1,4 @@
-import type { ConfigSource, TypedAny } from './core.ts';
+import type { CommonHttpProtocolOptions, ConfigSource, Http1ProtocolOptions, Http2ProtocolOptions, TypedAny } from './core.ts';
 import type { FractionalPercent, RouteConfiguration, RuntimeFractionalPercent } from './route.ts';
 import type { StringMatcher } from './tls.ts';
 
@@ -26,6 +26,8 @@ export interface HttpFilter {
   readonly name: string;
   readonly typedConfig: TypedAny;
   readonly isOptional?: boolean;
+  /** Runs only where a route's typedPerFilterConfig enables it. */
+  readonly disabled?: boolean;
 }
 
 export interface Rds {
@@ -46,8 +48,32 @@ export interface HttpConnectionManager {
   readonly useRemoteAddress?: boolean;
   readonly normalizePath?: boolean;
   readonly pathWithEscapedSlashesAction?: 'KEEP_UNCHANGED' | 'REJECT_REQUEST' | 'UNESCAPE_AND_REDIRECT' | 'UNESCAPE_AND_FORWARD';
-  readonly upgradeConfigs?: readonly { readonly upgradeType: string }[];
+  readonly upgradeConfigs?: readonly { readonly upgradeType: string; readonly enabled?: boolean }[];
   readonly streamIdleTimeout?: string;
+  /** Addresses of trusted proxies at the right of x-forwarded-for. */
+  readonly xffNumTrustedHops?: number;
+  readonly skipXffAppend?: boolean;
+  /** Appended to the via header of requests and responses. */
+  readonly via?: string;
+  /** Defaults to true. */
+  readonly generateRequestId?: boolean;
+  readonly preserveExternalRequestId?: boolean;
+  readonly alwaysSetRequestIdInResponse?: boolean;
+  readonly forwardClientCertDetails?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** The whole request must arrive within it; off by default. */
+  readonly requestTimeout?: string;
+  /** `idleTimeout` is the connection idle timeout (1 h by default). */
+  readonly commonHttpProtocolOptions?: CommonHttpProtocolOptions;
+  readonly httpProtocolOptions?: Http1ProtocolOptions;
+  readonly http2ProtocolOptions?: Http2ProtocolOptions;
+  /** 60 by default. */
+  readonly maxRequestHeadersKb?: number;
+  /** `envoy` by default; Istio sets `istio-envoy`. */
+  readonly serverName?: string;
+  readonly serverHeaderTransformation?: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  readonly mergeSlashes?: boolean;
+  readonly stripMatchingHostPort?: boolean;
+  readonly stripAnyHostPort?: boolean;
 }
 
 /** `envoy.extensions.filters.common.fault.v3.FaultDelay`. */
@@ -79,6 +105,10 @@ export interface CorsPolicy {
   /** Seconds, as a string. */
   readonly maxAge?: string;
   readonly allowCredentials?: boolean;
+  /** Answers a preflight's `Access-Control-Request-Private-Network: true` (Chrome's Private Network Access). */
+  readonly allowPrivateNetworkAccess?: boolean;
   readonly filterEnabled?: RuntimeFractionalPercent;
+  /** Evaluates the policy without enforcing it (statistics only). */
+  readonly shadowEnabled?: RuntimeFractionalPercent;
   readonly forwardNotMatchingPreflights?: boolean;
 }

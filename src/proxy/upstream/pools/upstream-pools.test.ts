@@ -1,0 +1,114 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { text } from 'node:stream/consumers';
+import { HTTP_PROTOCOL_OPTIONS_TYPE } from '../../../xds/envoy/index.ts';
+import type { RequestHead } from '../../http/request-head.ts';
+import type { UpstreamCluster } from '../cluster.ts';
+import { poolSettings } from './pool-settings.ts';
+import { clusterWith, hostAt, Limits, ManualTimers, nullStats, realTimers, waitFor } from './pool-test-support.ts';
+import { UpstreamPools } from './upstream-pools.ts';
+
+const HEAD: RequestHead = { method: 'GET', path: '/', authority: 'svc', scheme: 'http', headers: {}, protocol: 'HTTP/1.1' };
+
+describe('UpstreamPools', { timeout: 20_000 }, () => {
+  let server: http.Server;
+  let port: number;
+  const sockets = new Set<Socket>();
+
+  before(async () => {
+    server = http.createServer((_req, res) => res.end('ok'));
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  async function get(pools: UpstreamPools, cluster: UpstreamCluster): Promise<void> {
+    const result = await pools.pool(cluster, hostAt(port), 'http1').request(HEAD, null, { signal: new AbortController().signal });
+    if (!result.ok) assert.fail(result.error.kind);
+    await text(result.value.body);
+  }
+
+  it('keeps one pool per cluster, host and protocol', () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats });
+    const cluster = clusterWith(new Limits());
+    const host = hostAt(port);
+    assert.equal(pools.pool(cluster, host, 'http1'), pools.pool(cluster, hostAt(port), 'http1'));
+    assert.notEqual(pools.pool(cluster, host, 'http1'), pools.pool(cluster, host, 'http2'));
+    assert.notEqual(pools.pool(cluster, host, 'http1'), pools.pool(cluster, hostAt(port + 1), 'http1'));
+    pools.close();
+  });
+
+  it('drains the pools of a cluster replaced by CDS, closing their idle connections', async () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats });
+    const oldLimits = new Limits();
+    const old = clusterWith(oldLimits);
+    await get(pools, old);
+    const oldPool = pools.pool(old, hostAt(port), 'http1');
+    assert.equal(oldLimits.used.connections, 1);
+    const replacement = clusterWith(new Limits());
+    assert.notEqual(pools.pool(replacement, hostAt(port), 'http1'), oldPool);
+    await waitFor(() => oldLimits.used.connections === 0);
+    assert.equal(oldPool.isIdle(), true);
+    pools.close();
+  });
+
+  it('drains the pools of hosts an update removed', async () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats });
+    const limits = new Limits();
+    const cluster = clusterWith(limits);
+    await get(pools, cluster);
+    pools.retainHosts('c', new Set(['10.0.0.1:80']));
+    await waitFor(() => limits.used.connections === 0);
+    pools.close();
+  });
+
+  it('sweeps the pools of clusters the cluster manager no longer has', async () => {
+    const timers = new ManualTimers();
+    const limits = new Limits();
+    const cluster = clusterWith(limits);
+    const known = new Map([['c', cluster]]);
+    const pools = new UpstreamPools({ timers, stats: nullStats, clusters: { get: (name) => known.get(name), names: () => [...known.keys()] }, sweepIntervalMs: 1000 });
+    await get(pools, cluster);
+    timers.fire(1000);
+    assert.equal(limits.used.connections, 1, 'a cluster still there keeps its connections');
+    known.delete('c');
+    timers.fire(1000);
+    await waitFor(() => limits.used.connections === 0);
+    pools.close();
+    assert.equal(timers.pending.size, 0, 'close() stops the sweep');
+  });
+});
+
+describe('poolSettings', { timeout: 20_000 }, () => {
+  it('reads the idle timeout, requests per connection and HTTP/2 streams from HttpProtocolOptions', () => {
+    const cluster = clusterWith(new Limits(), {
+      connectTimeoutMs: 250,
+      config: {
+        name: 'c',
+        typedExtensionProtocolOptions: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': HTTP_PROTOCOL_OPTIONS_TYPE,
+            commonHttpProtocolOptions: { idleTimeout: '30s', maxRequestsPerConnection: 100 },
+            explicitHttpConfig: { http2ProtocolOptions: { maxConcurrentStreams: 50 } },
+          },
+        },
+      },
+    });
+    assert.deepEqual(poolSettings(cluster), { connectTimeoutMs: 250, idleTimeoutMs: 30_000, maxRequestsPerConnection: 100, maxConcurrentStreams: 50 });
+  });
+
+  it('uses Envoy\'s defaults: a one-hour idle timeout and no other limit', () => {
+    assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity });
+  });
+});
