@@ -7,13 +7,13 @@
  * runs for every response and push.
  */
 import { builtinKinds, parseSources } from '../src/config/index.ts';
-import { generateResources } from '../src/control/ads/generated-resources.ts';
+import { GenerationCache, generateResources, subscriptionKey, type GeneratedResources } from '../src/control/ads/generated-resources.ts';
 import type { Generator } from '../src/control/generators/generator.ts';
 import type { ProxyView } from '../src/control/model/index.ts';
 import { buildMeshSnapshot, type MeshSnapshot } from '../src/control/snapshot/index.ts';
 import { parseProxyNode, workloadsFromConfig } from '../src/control/sources/index.ts';
 import { builtinGenerators } from '../src/main/control-plane.ts';
-import { TYPE_SHORT_NAME, type ProtoJson } from '../src/xds/index.ts';
+import { decodeMessage, TYPE_SHORT_NAME, typeNameOf, type ProtoJson } from '../src/xds/index.ts';
 import { generateControlPlaneMesh, sidecarNode } from './control-plane-mesh.ts';
 import { memory } from './control-plane-process.ts';
 
@@ -35,12 +35,24 @@ export interface CompileResult {
   readonly snapshotWarmMs: number;
   readonly warmRuns: number;
   readonly firstProxyColdMs: number;
+  /**
+   * All four types through the ADS server's GenerationCache: a sidecar, then another of the same
+   * service (equal sharing keys), which is served what the first one's generation produced.
+   */
+  readonly sharedFirstMs: number;
+  readonly sharedSecondMs: number;
   readonly types: readonly TypeCompile[];
   readonly distinctProxies: number;
   /** Generator + encoding, all four types, per proxy, each proxy compiled once. */
   readonly perProxyMs: readonly number[];
-  /** Heap kept per proxy when the JSON form of its resources is held, as an ADS stream holds what it sent. */
+  /** Memory (heap and buffers) kept per proxy when its encoded resources are held, as an ADS stream holds what it sent. */
   readonly heldPerProxyBytes: number;
+}
+
+/** Heap and ArrayBuffer bytes in use after a full GC: encoded resources live outside the heap. */
+function heldMemory(): number {
+  const heap = memory().heapUsed;
+  return heap + process.memoryUsage().arrayBuffers;
 }
 
 function median(values: readonly number[]): number {
@@ -78,17 +90,17 @@ interface OneCompile {
 }
 
 /** The four types in the order a sidecar asks for them, each with the names the previous answers gave. */
-function compileProxy(proxy: ProxyView, snapshot: MeshSnapshot, generators: readonly Generator[], encode: boolean): OneCompile {
+function compileProxy(proxy: ProxyView, snapshot: MeshSnapshot, generators: readonly Generator[], encode: boolean, cache?: GenerationCache): OneCompile {
   const [cds, eds, lds, rds] = generators as [Generator, Generator, Generator, Generator];
   const out: OneCompile = { ms: [], resources: [], bytes: [], held: [] };
   const run = (generator: Generator, names: ReadonlySet<string> | 'all'): { name: string; resource: ProtoJson }[] => {
     if (encode) {
-      const [generated, ms] = timed(() => generateResources(generator, proxy, snapshot, names));
+      const [generated, ms] = timed((): GeneratedResources => (cache === undefined ? generateResources(generator, proxy, snapshot, names) : cache.generate(generator, proxy, snapshot, names, subscriptionKey(names))));
       out.ms.push(ms);
       out.resources.push(generated.resources.length);
       out.bytes.push(generated.resources.reduce((sum, r) => sum + r.bytes.byteLength, 0));
-      out.held.push(generated.resources.map((r) => ({ name: r.name, version: r.version, resource: r.resource })));
-      return [...generated.resources];
+      out.held.push(generated);
+      return generated.resources.map((r) => ({ name: r.name, resource: decodeMessage(typeNameOf(r.typeUrl), r.bytes) }));
     }
     const [generated, ms] = timed(() => generator.generate(proxy, snapshot, names));
     out.ms.push(ms);
@@ -137,9 +149,14 @@ export function measureCompile(services: number, warmRuns: number, distinctProxi
     generateEncodeMs: median(encodeRuns.map((r) => r.ms[t]!)),
   }));
 
+  // Sidecar 0's service has sidecars `services` apart: the second shares everything with the first.
+  const cache = new GenerationCache();
+  const sharedFirstMs = compileProxy(sidecar(0, services), snapshot, generators, true, cache).ms.reduce((a, b) => a + b, 0);
+  const sharedSecondMs = compileProxy(sidecar(services, services), snapshot, generators, true, cache).ms.reduce((a, b) => a + b, 0);
+
   // Distinct sidecars (a different service, and so namespace, each), each compiled once, holding
   // what an ADS stream would hold for it.
-  const before = memory().heapUsed;
+  const before = heldMemory();
   const held: unknown[] = [];
   const perProxyMs: number[] = [];
   for (let k = 1; k <= distinctProxies; k++) {
@@ -147,13 +164,13 @@ export function measureCompile(services: number, warmRuns: number, distinctProxi
     perProxyMs.push(compiled.ms.reduce((a, b) => a + b, 0));
     held.push(compiled.held);
   }
-  const heldPerProxyBytes = (memory().heapUsed - before) / Math.max(1, distinctProxies);
+  const heldPerProxyBytes = (heldMemory() - before) / Math.max(1, distinctProxies);
   held.length = 0;
 
   return {
     services, resources: parsed.resources.length, workloads: workloads.length, parseMs,
     snapshotColdMs, snapshotWarmMs: median(snapshotWarm), warmRuns,
-    firstProxyColdMs: first.ms.reduce((a, b) => a + b, 0),
+    firstProxyColdMs: first.ms.reduce((a, b) => a + b, 0), sharedFirstMs, sharedSecondMs,
     types, distinctProxies, perProxyMs, heldPerProxyBytes,
   };
 }

@@ -197,9 +197,10 @@ function printCompile(c: CompileResult): void {
   for (const t of c.types) console.log(`| ${t.type} | ${t.resources} | ${kb(t.bytes)} | ${ms(t.generateMs)} | ${ms(t.generateEncodeMs)} |`);
   console.log(`| **all four** | ${sum((t) => t.resources)} | ${kb(sum((t) => t.bytes))} | **${ms(sum((t) => t.generateMs))}** | **${ms(sum((t) => t.generateEncodeMs))}** |`);
   console.log(`\nFirst (cold) compile of that sidecar, all four types with encoding: ${ms(c.firstProxyColdMs)} ms.`);
+  console.log(`Through the ADS server's generation cache: that sidecar ${ms(c.sharedFirstMs)} ms, then another sidecar of the same service (same sharing keys) **${ms(c.sharedSecondMs)} ms**.`);
   console.log(`${c.distinctProxies} distinct sidecars (another service each), each compiled once with encoding: median **${ms(perProxy)} ms per proxy** (min ${ms(Math.min(...c.perProxyMs))}, max ${ms(Math.max(...c.perProxyMs))}); `
     + `1,000 proxies, estimated from these ${c.distinctProxies} (not measured): **${(perProxy * 1000 / 1000).toFixed(0)} s** of one core. `
-    + `Heap held per proxy when its resources' JSON is kept (as an ADS stream keeps what it sent): **${size(c.heldPerProxyBytes)}**.\n`);
+    + `Memory held per proxy when its encoded resources are kept (as an ADS stream keeps what it sent; heap and buffers): **${size(c.heldPerProxyBytes)}**.\n`);
 }
 
 function printPush(results: readonly ScenarioResult[]): void {

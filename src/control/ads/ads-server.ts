@@ -9,6 +9,7 @@ import { DEFAULT_PUSH_SETTINGS, type AdsServerOptions, type ChangedKinds, type P
 import { adsServiceDefinition, type EncodedDeltaDiscoveryResponse, type EncodedDiscoveryResponse } from '../../xds/index.ts';
 import type { AdsStream, StreamContext } from './ads-stream.ts';
 import { DeltaStream } from './delta-stream.ts';
+import { GenerationCache } from './generated-resources.ts';
 import type { ProxyStatus, SentResource } from './proxy-status.ts';
 import { PushDebouncer } from './push-debouncer.ts';
 import { SotwStream } from './sotw-stream.ts';
@@ -52,6 +53,7 @@ export class AdsServer {
   /** Every open call, connected or not yet, so that close() can end them all. */
   readonly #calls = new Set<{ end(): void }>();
   readonly #connections = new Map<string, Connection>();
+  readonly #cache = new GenerationCache();
   #snapshot: MeshSnapshot;
   #connectionCount = 0;
   #closed = false;
@@ -64,6 +66,7 @@ export class AdsServer {
     this.#unsubscribe = options.snapshots.subscribe((next, changed) => {
       // New requests see the new snapshot at once; pushes to open streams wait for the debounce.
       this.#snapshot = next;
+      this.#cache.advance(next, changed, this.#generators.values());
       this.#debouncer.notify(changed);
     });
     this.#server.addService(adsServiceDefinition, {
@@ -165,7 +168,7 @@ export class AdsServer {
   #connect<Request, Response>(proxy: ProxyView, create: (context: StreamContext, send: (response: Response) => void) => AdsStream<Request>, send: (response: Response) => void): AdsStream<Request> {
     const { clock, logger } = this.#options;
     const connectionId = `${proxy.id}-${++this.#connectionCount}`;
-    const context: StreamContext = { connectionId, proxy, connectedAt: clock.now(), generators: this.#generators, clock, logger, snapshot: () => this.#snapshot };
+    const context: StreamContext = { connectionId, proxy, connectedAt: clock.now(), generators: this.#generators, cache: this.#cache, clock, logger, snapshot: () => this.#snapshot };
     const stream = create(context, send);
     this.#connections.set(connectionId, stream);
     logger.info('proxy connected', { connectionId, proxyId: proxy.id });

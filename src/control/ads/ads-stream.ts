@@ -3,7 +3,7 @@ import type { Generator } from '../generators/generator.ts';
 import type { ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/mesh-snapshot.ts';
 import type { ChangedKinds, Clock, Logger } from './ads-server-options.ts';
-import { generateResources, type GeneratedResources } from './generated-resources.ts';
+import type { GeneratedResources, GenerationCache, Subscription } from './generated-resources.ts';
 import type { ProxyStatus, SentResource } from './proxy-status.ts';
 
 /** What a stream is given by the server: who is connected, the generators, and the snapshot in effect. */
@@ -12,6 +12,8 @@ export interface StreamContext {
   readonly proxy: ProxyView;
   readonly connectedAt: number;
   readonly generators: ReadonlyMap<TypeUrl, Generator>;
+  /** Output shared with the other streams whose proxies the generators cannot tell apart. */
+  readonly cache: GenerationCache;
   readonly clock: Clock;
   readonly logger: Logger;
   snapshot(): MeshSnapshot;
@@ -46,10 +48,13 @@ export function inPushOrder(types: Iterable<TypeUrl>): TypeUrl[] {
   return TYPE_ORDER.filter((typeUrl) => present.has(typeUrl));
 }
 
-/** Generates for the stream's proxy; a generator that throws is a bug, logged, and nothing is sent. */
-export function generateFor(context: StreamContext, generator: Generator, names: ReadonlySet<string> | 'all'): GeneratedResources | undefined {
+/**
+ * Generates for the stream's proxy (`namesKey` is `subscriptionKey(names)`); a generator that
+ * throws is a bug, logged, and nothing is sent.
+ */
+export function generateFor(context: StreamContext, generator: Generator, names: Subscription, namesKey: string): GeneratedResources | undefined {
   try {
-    return generateResources(generator, context.proxy, context.snapshot(), names);
+    return context.cache.generate(generator, context.proxy, context.snapshot(), names, namesKey);
   } catch (error) {
     context.logger.error('generating resources failed', {
       connectionId: context.connectionId,
@@ -59,8 +64,4 @@ export function generateFor(context: StreamContext, generator: Generator, names:
     });
     return undefined;
   }
-}
-
-export function sentResources(generated: GeneratedResources): SentResource[] {
-  return generated.resources.map((r) => ({ name: r.name, version: r.version, resource: r.resource }));
 }

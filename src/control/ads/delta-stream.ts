@@ -3,7 +3,8 @@ import type { DeltaDiscoveryRequest } from '../../xds/envoy/index.ts';
 import type { Generator } from '../generators/generator.ts';
 import type { ChangedKinds } from './ads-server-options.ts';
 import type { EncodedDeltaDiscoveryResponse } from '../../xds/index.ts';
-import { affects, generateFor, inPushOrder, sentResources, supportsWildcard, type AdsStream, type StreamContext } from './ads-stream.ts';
+import { affects, generateFor, inPushOrder, supportsWildcard, type AdsStream, type StreamContext } from './ads-stream.ts';
+import { subscriptionKey } from './generated-resources.ts';
 import type { ProxyStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { TypeSync } from './type-sync.ts';
 
@@ -137,7 +138,8 @@ export class DeltaStream implements AdsStream<DeltaDiscoveryRequest> {
    * when empty, so that the proxy finishes its initial fetch).
    */
   #respond(generator: Generator, state: TypeState, always: boolean): void {
-    const generated = generateFor(this.context, generator, state.wildcard ? 'all' : state.names);
+    const names = state.wildcard ? 'all' : state.names;
+    const generated = generateFor(this.context, generator, names, subscriptionKey(names));
     if (generated === undefined) return;
     const present = new Set(generated.resources.map((r) => r.name));
     state.notFound = [...state.names].filter((name) => !present.has(name)).sort();
@@ -157,7 +159,7 @@ export class DeltaStream implements AdsStream<DeltaDiscoveryRequest> {
       if (state.names.has(name)) state.reportedAbsent.add(name);
     }
     for (const name of present) state.reportedAbsent.delete(name);
-    state.sync.sent({ version, nonce, time: this.context.clock.now(), resourceCount: changed.length }, generated.hash, sentResources(generated));
+    state.sync.sent({ version, nonce, time: this.context.clock.now(), resourceCount: changed.length }, generated.hash, generated.resources);
   }
 
   #warnUnserved(typeUrl: string): void {

@@ -3,15 +3,15 @@ import type { DiscoveryRequest } from '../../xds/envoy/index.ts';
 import type { Generator } from '../generators/generator.ts';
 import type { ChangedKinds } from './ads-server-options.ts';
 import type { EncodedDiscoveryResponse } from '../../xds/index.ts';
-import { affects, generateFor, inPushOrder, sentResources, supportsWildcard, type AdsStream, type StreamContext } from './ads-stream.ts';
+import { affects, generateFor, inPushOrder, supportsWildcard, type AdsStream, type StreamContext } from './ads-stream.ts';
+import { subscriptionKey, type Subscription } from './generated-resources.ts';
 import type { ProxyStatus, SentResource, TypeStatus } from './proxy-status.ts';
 import { TypeSync } from './type-sync.ts';
 
-/** Every resource of the type, or the names asked for. */
-type Subscription = 'all' | ReadonlySet<string>;
-
 interface TypeState {
   subscription: Subscription;
+  /** subscriptionKey(subscription), kept: a push reuses it. */
+  subscriptionKey: string;
   notFound: readonly string[];
   readonly sync: TypeSync;
 }
@@ -64,8 +64,10 @@ export class SotwStream implements AdsStream<DiscoveryRequest> {
     const state = this.#types.get(generator.typeUrl);
     // A request without a nonce is a first request (on this stream, or after the proxy reconnected): it always gets an answer.
     if (state === undefined || nonce === '') {
-      const fresh = state ?? { subscription, notFound: [], sync: new TypeSync() };
+      const key = subscriptionKey(subscription);
+      const fresh = state ?? { subscription, subscriptionKey: key, notFound: [], sync: new TypeSync() };
       fresh.subscription = subscription;
+      fresh.subscriptionKey = key;
       this.#types.set(generator.typeUrl, fresh);
       this.#respond(generator, fresh, 'request');
       return;
@@ -79,6 +81,7 @@ export class SotwStream implements AdsStream<DiscoveryRequest> {
     if (reply.kind === 'nack') this.context.logger.warn('a proxy rejected a response', { ...fields, version: reply.nack.version, message: reply.nack.message });
     const previous = state.subscription;
     state.subscription = subscription;
+    state.subscriptionKey = subscriptionKey(subscription);
     if (addsNames(previous, subscription)) this.#respond(generator, state, 'new-names');
   }
 
@@ -111,7 +114,7 @@ export class SotwStream implements AdsStream<DiscoveryRequest> {
    * the answer is the very set the proxy refused; a first request is always answered.
    */
   #respond(generator: Generator, state: TypeState, occasion: Occasion): void {
-    const generated = generateFor(this.context, generator, state.subscription);
+    const generated = generateFor(this.context, generator, state.subscription, state.subscriptionKey);
     if (generated === undefined) return;
     state.notFound = generated.notFound;
     if (occasion === 'push' && generated.hash === state.sync.lastSentHash) return;
@@ -119,7 +122,7 @@ export class SotwStream implements AdsStream<DiscoveryRequest> {
     const nonce = String(++this.#nonces);
     const version = String(this.context.snapshot().version);
     this.#send({ versionInfo: version, typeUrl: generator.typeUrl, nonce, resources: generated.resources });
-    state.sync.sent({ version, nonce, time: this.context.clock.now(), resourceCount: generated.resources.length }, generated.hash, sentResources(generated));
+    state.sync.sent({ version, nonce, time: this.context.clock.now(), resourceCount: generated.resources.length }, generated.hash, generated.resources);
   }
 
   #warnUnserved(typeUrl: string): void {

@@ -1,4 +1,4 @@
-import { TYPE_SHORT_NAME, type TypeUrl } from '../../xds/index.ts';
+import { decodeMessage, TYPE_SHORT_NAME, typeNameOf, type EncodedResource, type TypeUrl } from '../../xds/index.ts';
 import type { RpcStatus } from '../../xds/envoy/index.ts';
 import type { NackRecord, SentRecord, SentResource, SyncState, TypeStatus } from './proxy-status.ts';
 
@@ -13,7 +13,7 @@ export class TypeSync {
   #ackedNonce: string | undefined;
   #lastNack: NackRecord | undefined;
   #rejectedHash: string | undefined;
-  #resources: readonly SentResource[] = [];
+  #resources: readonly EncodedResource[] = [];
 
   get lastSent(): SentRecord | undefined {
     return this.#lastSent;
@@ -29,12 +29,15 @@ export class TypeSync {
     return this.#rejectedHash;
   }
 
-  /** The complete set the proxy was last given (for Delta too, not only what changed). */
+  /**
+   * The complete set the proxy was last given (for Delta too, not only what changed), decoded from
+   * the bytes sent: streams keep only those, often shared with other streams.
+   */
   get resources(): readonly SentResource[] {
-    return this.#resources;
+    return this.#resources.map((r) => ({ name: r.name, version: r.version, resource: decodeMessage(typeNameOf(r.typeUrl), r.bytes) }));
   }
 
-  sent(record: SentRecord, hash: string, resources: readonly SentResource[]): void {
+  sent(record: SentRecord, hash: string, resources: readonly EncodedResource[]): void {
     if (hash !== this.#rejectedHash) this.#rejectedHash = undefined;
     this.#lastSent = record;
     this.#lastSentHash = hash;

@@ -12,7 +12,7 @@ import {
   BLACK_HOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, inboundClusterName, outboundClusterName, outboundSni,
 } from './cluster-name.ts';
 import { egressServices, type ImportedService } from './egress-services.ts';
-import type { Generator, NamedResource, ResourceKind } from './generator.ts';
+import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { endpointAddress, placedEndpoint } from './lb-endpoint.ts';
 import { localityLbEndpoints, localityPolicy, weighsLocalities } from './locality-lb.ts';
 import { protoDuration } from './proto-duration.ts';
@@ -26,6 +26,9 @@ const ADS: ConfigSource = { ads: {}, resourceApiVersion: 'V3' };
 const DNS_REFRESH_RATE = '60s';
 /** The source address inbound passthrough binds to, so that iptables lets the proxy's own connection through (Istio's convention). */
 const INBOUND_PASSTHROUGH_BIND = { v4: '127.0.0.6', v6: '::6' };
+
+/** The proxy fields this generator (and what it calls) reads. */
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'locality', 'ipAddresses', 'ports'];
 
 /**
  * CDS, as Istio's sidecars and gateways see it. A sidecar gets one outbound cluster per service
@@ -43,6 +46,10 @@ export class ClusterGenerator implements Generator {
     // Endpoints matter too: DNS clusters carry them, and auto mTLS checks the workloads' identities.
     'Workload', 'WorkloadEntry', 'Pod',
   ]);
+
+  sharingKey(proxy: ProxyView): string {
+    return proxyKey(proxy, SHARING_FIELDS);
+  }
 
   generate(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): NamedResource[] {
     const imported = egressServices(proxy, snapshot);

@@ -4,7 +4,7 @@ import { TypeUrl } from '../../xds/index.ts';
 import type { ClusterLoadAssignment } from '../../xds/envoy/index.ts';
 import { outboundClusterName, parseClusterName } from './cluster-name.ts';
 import { egressServices } from './egress-services.ts';
-import type { Generator, NamedResource, ResourceKind } from './generator.ts';
+import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { placedEndpoint } from './lb-endpoint.ts';
 import { localityLbEndpoints, localityPolicy } from './locality-lb.ts';
 
@@ -17,6 +17,9 @@ interface EdsTarget {
   readonly subset: string | undefined;
 }
 
+/** The proxy fields this generator (and what it calls) reads. */
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'locality'];
+
 /**
  * EDS: a ClusterLoadAssignment for each EDS cluster the proxy asks for, grouped by locality, each
  * endpoint with its health, weight and Istio's metadata (`tlsMode` for auto mTLS, the workload for
@@ -28,6 +31,10 @@ interface EdsTarget {
 export class EndpointGenerator implements Generator {
   readonly typeUrl = TypeUrl.ClusterLoadAssignment;
   readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['Workload', 'Service', 'ServiceEntry', 'WorkloadEntry', 'Pod', 'DestinationRule', 'Sidecar']);
+
+  sharingKey(proxy: ProxyView): string {
+    return proxyKey(proxy, SHARING_FIELDS);
+  }
 
   generate(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): NamedResource[] {
     const targets = names === 'all' ? allTargets(proxy, snapshot) : [...names].flatMap((name) => {

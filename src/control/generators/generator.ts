@@ -20,4 +20,29 @@ export interface Generator {
   readonly inputs: ReadonlySet<ResourceKind>;
   /** `names` are the resources the proxy asked for; 'all' for wildcard subscriptions (LDS, CDS). */
   generate(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): NamedResource[];
+  /**
+   * The proxy's fields that `generate` reads, as a string: proxies with equal keys get equal
+   * resources from one snapshot, so ADS generates and encodes once for all of them (Istio's xDS
+   * cache). Without it, nothing is shared.
+   */
+  sharingKey?(proxy: ProxyView): string;
+}
+
+/** A field of ProxyView that generators read. */
+export type ProxyField = 'kind' | 'generator' | 'namespace' | 'labels' | 'locality' | 'ipAddresses' | 'ports';
+
+/** The values of `fields` of the proxy, as one string (labels in key order). */
+export function proxyKey(proxy: ProxyView, fields: readonly ProxyField[]): string {
+  return fields.map((field) => {
+    switch (field) {
+      case 'labels':
+        return Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(',');
+      case 'ipAddresses':
+        return proxy.ipAddresses.join(',');
+      case 'ports':
+        return proxy.ports.map((p) => `${p.port}/${p.name ?? ''}/${p.protocol ?? ''}`).join(',');
+      default:
+        return proxy[field];
+    }
+  }).join('\u0000');
 }

@@ -2,13 +2,16 @@ import { TypeUrl } from '../../xds/index.ts';
 import type { Listener } from '../../xds/envoy/index.ts';
 import type { ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
-import type { Generator, NamedResource, ResourceKind } from './generator.ts';
+import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { gatewayListeners } from './listener-gateway.ts';
 import { grpcListener } from './listener-grpc.ts';
 import { virtualInboundListener } from './listener-inbound.ts';
 import { outboundListeners } from './listener-outbound.ts';
 import { allGrpcTargets, grpcTarget } from './route-grpc.ts';
 import { outboundScope } from './route-scope.ts';
+
+/** The proxy fields this generator (and what it calls) reads. */
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'ipAddresses', 'ports'];
 
 /**
  * LDS, as Istio serves it: a sidecar gets `virtualOutbound`, its outbound listeners per service
@@ -22,6 +25,10 @@ export class ListenerGenerator implements Generator {
     // Inbound ports and their protocols come from the services whose endpoints are the proxy.
     'Workload', 'WorkloadEntry', 'Pod',
   ]);
+
+  sharingKey(proxy: ProxyView): string {
+    return proxyKey(proxy, SHARING_FIELDS);
+  }
 
   generate(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): NamedResource[] {
     const listeners = proxy.generator === 'grpc' ? grpcListeners(proxy, snapshot, names)

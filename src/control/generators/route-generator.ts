@@ -2,11 +2,14 @@ import { TypeUrl } from '../../xds/index.ts';
 import type { RouteConfiguration } from '../../xds/envoy/index.ts';
 import type { ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
-import type { Generator, NamedResource, ResourceKind } from './generator.ts';
+import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { gatewayRouteConfiguration, gatewayRouteName, gatewayServersByPort } from './route-gateway.ts';
 import { allGrpcTargets, grpcRouteConfiguration, grpcTarget } from './route-grpc.ts';
 import { httpServicesOnPort, outboundRouteConfiguration } from './route-outbound.ts';
 import { outboundScope } from './route-scope.ts';
+
+/** The proxy fields this generator (and what it calls) reads. */
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels'];
 
 /**
  * RDS, as Istio serves it: a sidecar asks for `<port>` (the route configuration of its
@@ -16,6 +19,10 @@ import { outboundScope } from './route-scope.ts';
 export class RouteGenerator implements Generator {
   readonly typeUrl = TypeUrl.RouteConfiguration;
   readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar']);
+
+  sharingKey(proxy: ProxyView): string {
+    return proxyKey(proxy, SHARING_FIELDS);
+  }
 
   generate(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): NamedResource[] {
     const configs = proxy.generator === 'grpc' ? grpcConfigs(proxy, snapshot, names)

@@ -89,10 +89,14 @@ export interface CommonHttpProtocolOptions {
   readonly maxConnectionDuration?: string;
   readonly maxRequestsPerConnection?: number;
   readonly maxStreamDuration?: string;
+  /** Request (or response) headers allowed; 100 by default. */
+  readonly maxHeadersCount?: number;
 }
 
 export interface Http1ProtocolOptions {
   readonly acceptHttp10?: boolean;
+  /** The Host given to an HTTP/1.0 request that has none (with acceptHttp10). */
+  readonly defaultHostForHttp10?: string;
 }
 
 export interface KeepaliveSettings {
@@ -102,6 +106,8 @@ export interface KeepaliveSettings {
 
 export interface Http2ProtocolOptions {
   readonly maxConcurrentStreams?: number;
+  readonly initialStreamWindowSize?: number;
+  readonly initialConnectionWindowSize?: number;
   readonly connectionKeepalive?: KeepaliveSettings;
 }
 
