@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { seedText } from '../../config/test-support.ts';
 import { describe, it } from 'node:test';
 import { TypeUrl } from '../../xds/index.ts';
 import type { HttpConnectionManager, Listener } from '../../xds/envoy/index.ts';
@@ -12,7 +12,7 @@ import { chainAction, selectFilterChain } from './listener-simulation.ts';
 import { simulateRoute } from './route-simulation.ts';
 import { connectTcp, grpcRejection, listenersFor, sendHttp } from './route-test-support.ts';
 
-const seed = (name: string): string => readFileSync(new URL(`../../../../shared/seed-examples/${name}`, import.meta.url), 'utf8');
+const seed = seedText;
 
 const SERVICES = `
 apiVersion: v1

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { seedText } from '../../config/test-support.ts';
 import { describe, it } from 'node:test';
 import { TypeUrl } from '../../xds/index.ts';
 import type { Workload } from '../model/index.ts';
@@ -10,7 +10,7 @@ import { RouteGenerator } from './route-generator.ts';
 import type { ForwardOutcome, RouteOutcome } from './route-simulation.ts';
 import { grpcRejection, routeConfigurationFor, routeConfigurationsFor, sendHttp, type SimulatedHttpRequest } from './route-test-support.ts';
 
-const seed = (name: string): string => readFileSync(new URL(`../../../../shared/seed-examples/${name}`, import.meta.url), 'utf8');
+const seed = seedText;
 
 const SERVICES = `
 apiVersion: v1

@@ -1,3 +1,4 @@
+import type { Timers } from '../../core/index.ts';
 import { watch } from 'node:fs';
 import { sep } from 'node:path';
 import {
@@ -15,10 +16,7 @@ import { sameConfig } from './same-config.ts';
 export type ConfigLog = (level: Level, message: string) => void;
 
 /** The timer functions the debounce uses, injected so that tests control time. */
-export interface Timers {
-  setTimeout(callback: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers };
 
 /** Calls `onChange` when anything below `directory` may have changed, until closed. */
 export type WatchDirectory = (directory: string, onChange: () => void, onError: (error: Error) => void) => { close(): void };

@@ -2,7 +2,7 @@ import { err, ok, type Result, type Timers } from '../../../core/index.ts';
 import { ROUTER_TYPE } from '../../../xds/envoy/index.ts';
 import type { HttpExchange, HttpFilter, HttpResponse } from '../../http/exchange.ts';
 import type { FilterDeps, HttpFilterFactory } from '../../http/filter-factory.ts';
-import { localReply } from '../../http/local-reply.ts';
+import { routeReply } from '../../http/route-reply.ts';
 import { ForwardedRequest, RouterStats, type ConnectionPools, type RouterContext } from './forwarded-request.ts';
 
 /** The Router filter's config: of Envoy's fields only `suppressEnvoyHeaders` changes what Weft does. */
@@ -70,19 +70,12 @@ class RouterFilter implements HttpFilter {
     this.#context = context;
   }
 
+  /** Only forwarding routes normally reach the router (the connection manager answers the rest); a chain without that step still gets the same answers. */
   handle(exchange: HttpExchange): Promise<HttpResponse> {
-    const route = exchange.route;
-    if (route === undefined) return Promise.resolve(localReply(exchange.info, { status: 404, flag: 'NR', details: 'route_not_found' }));
-    const action = route.action;
-    switch (action.kind) {
-      case 'forward':
-        return new ForwardedRequest(this.#context, exchange, route, action).run();
-      case 'redirect': {
-        const redirect = action.redirect(exchange.request);
-        return Promise.resolve(localReply(exchange.info, { status: redirect.status, details: 'direct_response', headers: { location: redirect.location } }));
-      }
-      case 'direct':
-        return Promise.resolve(localReply(exchange.info, { status: action.status, details: 'direct_response', ...(action.body !== undefined ? { body: action.body } : {}) }));
-    }
+    const reply = routeReply(exchange);
+    if (reply !== undefined) return Promise.resolve(reply.response);
+    const route = exchange.route!;
+    if (route.action.kind !== 'forward') throw new Error('routeReply answers every non-forwarding route');
+    return new ForwardedRequest(this.#context, exchange, route, route.action).run();
   }
 }

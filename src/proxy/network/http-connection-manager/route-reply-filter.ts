@@ -1,6 +1,5 @@
 import type { HttpExchange, HttpFilter, HttpResponse } from '../../http/exchange.ts';
-import { isGrpcRequest, localReply } from '../../http/local-reply.ts';
-import { applyHeaderMutation } from '../../route/index.ts';
+import { routeReply } from '../../http/route-reply.ts';
 import type { HcmStats } from './hcm-stats.ts';
 
 /**
@@ -17,28 +16,10 @@ export class RouteReplyFilter implements HttpFilter {
   }
 
   handle(exchange: HttpExchange, next: () => Promise<HttpResponse>): Promise<HttpResponse> {
-    const route = exchange.route;
-    if (route === undefined) {
-      this.#stats.noRoute.inc();
-      return Promise.resolve(localReply(exchange.info, { status: 404, flag: 'NR', details: 'route_not_found', grpc: isGrpcRequest(exchange.request.headers) }));
-    }
-    const action = route.action;
-    let response: HttpResponse;
-    switch (action.kind) {
-      case 'forward':
-        return next();
-      case 'redirect': {
-        this.#stats.redirect.inc();
-        const redirect = action.redirect(exchange.request);
-        response = localReply(exchange.info, { status: redirect.status, details: 'direct_response', headers: { location: redirect.location } });
-        break;
-      }
-      case 'direct':
-        this.#stats.directResponse.inc();
-        response = localReply(exchange.info, { status: action.status, details: 'direct_response', ...(action.body !== undefined ? { body: action.body } : {}) });
-        break;
-    }
-    applyHeaderMutation(response.headers, route.responseHeaders);
-    return Promise.resolve(response);
+    const reply = routeReply(exchange);
+    if (reply === undefined) return next();
+    const counter = reply.kind === 'no-route' ? this.#stats.noRoute : reply.kind === 'redirect' ? this.#stats.redirect : this.#stats.directResponse;
+    counter.inc();
+    return Promise.resolve(reply.response);
   }
 }
