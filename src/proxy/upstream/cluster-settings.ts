@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { err, ok, parseDuration, type Result } from '../../core/index.ts';
 import {
   HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE,
@@ -5,11 +6,13 @@ import {
 } from '../../xds/envoy/index.ts';
 import { DEFAULT_LIMITS, type CircuitBreakerLimits } from './circuit-breakers.ts';
 import type { UpstreamCluster } from './cluster.ts';
+import { parseClusterTransport } from './cluster-transport.ts';
 import { parseLoadAssignment, type ParsedAssignment } from './load-assignment.ts';
 import { DEFAULT_CLEANUP_INTERVAL_MS } from './load-balancers/cluster-provided.ts';
 import { DEFAULT_MAGLEV_TABLE_SIZE } from './load-balancers/maglev.ts';
 import { DEFAULT_HEALTHY_PANIC_THRESHOLD } from './load-balancers/priority-plan.ts';
 import { DEFAULT_MAXIMUM_RING_SIZE, DEFAULT_MINIMUM_RING_SIZE } from './load-balancers/ring-hash.ts';
+import type { ReadFile } from './upstream-tls.ts';
 
 /** How a cluster balances, with the settings of its policy. */
 export type BalancingPolicy =
@@ -59,8 +62,17 @@ const POLICY_EXTENSIONS: Readonly<Record<string, (typeof LB_POLICIES)[number]>> 
   'type.googleapis.com/envoy.extensions.load_balancing_policies.cluster_provided.v3.ClusterProvided': 'CLUSTER_PROVIDED',
 };
 
-/** Checks a Cluster from CDS; every problem is reported with its field path. */
-export function parseCluster(cluster: Cluster): Result<ClusterSettings, string[]> {
+export interface ParseClusterOptions {
+  /** Reads the certificate files a TLS transport socket names; node's readFileSync by default. */
+  readonly readFile?: ReadFile;
+}
+
+/**
+ * Checks a Cluster from CDS; every problem is reported with its field path. The transport sockets
+ * are checked whole (their certificate files read and parsed), so that a cluster whose TLS cannot
+ * work is refused with the update rather than failing its connections later.
+ */
+export function parseCluster(cluster: Cluster, options: ParseClusterOptions = {}): Result<ClusterSettings, string[]> {
   const problems: string[] = [];
   const problem = (field: string, message: string): void => {
     problems.push(`${field}: ${message}`);
@@ -105,6 +117,7 @@ export function parseCluster(cluster: Cluster): Result<ClusterSettings, string[]
   const healthyPanicThreshold = panicThreshold(cluster, problem);
   const limits = circuitBreakerLimits(cluster, problem);
   const upstreamProtocol = protocol(cluster, problem);
+  parseClusterTransport(cluster, options.readFile ?? readFileSync, problem);
 
   if (problems.length > 0 || balancing === undefined) return err(problems);
   return ok({

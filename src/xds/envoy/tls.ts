@@ -7,6 +7,9 @@ import type { ConfigSource, DataSource } from './core.ts';
 
 export const UPSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 export const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
+/** The plaintext transport socket: its name, and the type of its (empty) typed config. */
+export const RAW_BUFFER_TRANSPORT_SOCKET = 'envoy.transport_sockets.raw_buffer';
+export const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
 
 export type TlsProtocol = 'TLS_AUTO' | 'TLSv1_0' | 'TLSv1_1' | 'TLSv1_2' | 'TLSv1_3';
 
@@ -15,6 +18,7 @@ export interface TlsParameters {
   readonly tlsMaximumProtocolVersion?: TlsProtocol;
   readonly cipherSuites?: readonly string[];
   readonly ecdhCurves?: readonly string[];
+  readonly signatureAlgorithms?: readonly string[];
 }
 
 /** A secret fetched by name over SDS (Weft serves them on the ADS stream). */
@@ -26,6 +30,10 @@ export interface SdsSecretConfig {
 export interface TlsCertificate {
   readonly certificateChain?: DataSource;
   readonly privateKey?: DataSource;
+  /** The private key's passphrase. */
+  readonly password?: DataSource;
+  /** Certificate and key together, instead of certificateChain and privateKey. */
+  readonly pkcs12?: DataSource;
 }
 
 /** One of exact, prefix, suffix, contains, safeRegex. */
@@ -41,6 +49,8 @@ export interface StringMatcher {
 export interface SubjectAltNameMatcher {
   readonly sanType: 'EMAIL' | 'DNS' | 'URI' | 'IP_ADDRESS' | 'OTHER_NAME';
   readonly matcher: StringMatcher;
+  /** The OID of an OTHER_NAME SAN. */
+  readonly oid?: string;
 }
 
 /** Names a certificate provider instance of the client's bootstrap (how proxyless gRPC gets certificates). */
@@ -56,6 +66,13 @@ export interface CertificateValidationContext {
   readonly matchTypedSubjectAltNames?: readonly SubjectAltNameMatcher[];
   readonly crl?: DataSource;
   readonly trustChainVerification?: 'VERIFY_TRUST_CHAIN' | 'ACCEPT_UNTRUSTED';
+  /** Deprecated for matchTypedSubjectAltNames (which wins when both are given): matches a SAN of any type. */
+  readonly matchSubjectAltNames?: readonly StringMatcher[];
+  /** Hex SHA-256 of the peer certificate (DER), colons allowed. */
+  readonly verifyCertificateHash?: readonly string[];
+  /** Base64 SHA-256 of the peer certificate's SubjectPublicKeyInfo (DER). */
+  readonly verifyCertificateSpki?: readonly string[];
+  readonly allowExpiredCertificate?: boolean;
 }
 
 export interface CombinedCertificateValidationContext {
@@ -80,4 +97,7 @@ export interface UpstreamTlsContext {
   readonly '@type': typeof UPSTREAM_TLS_CONTEXT_TYPE;
   readonly commonTlsContext: CommonTlsContext;
   readonly sni?: string;
+  readonly allowRenegotiation?: boolean;
+  readonly maxSessionKeys?: number;
+  readonly enforceRsaKeyUsage?: boolean;
 }

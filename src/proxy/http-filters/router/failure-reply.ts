@@ -10,19 +10,21 @@ export interface FailureReply {
 }
 
 /**
- * Envoy's local reply when no response head came from upstream: 503 with the reset reason in the
- * body and in %RESPONSE_CODE_DETAILS% (`upstream_reset_before_response_started{connection_failure}`),
+ * Envoy's local reply when no response head came from upstream: 503 with the reset reason (and the
+ * transport failure reason of a TLS failure) in the body and in %RESPONSE_CODE_DETAILS%
+ * (`upstream_reset_before_response_started{connection_failure}`),
  * flagged UF (connect failure or timeout), UO (overflow), UR (the upstream reset the stream) or
  * UC (the connection closed).
  */
 export function failureReply(failure: Exclude<UpstreamFailure, { kind: 'aborted' }>, retried: boolean): FailureReply {
   const [flag, reason] = describe(failure);
   const prefix = retried ? 'retried and the latest reset reason: ' : 'reset reason: ';
+  const transport = failure.kind === 'connect-failure' ? failure.transportFailureReason : undefined;
   return {
     status: 503,
     flag,
-    details: `upstream_reset_before_response_started{${reason.replaceAll(' ', '_')}}`,
-    body: `upstream connect error or disconnect/reset before headers. ${prefix}${reason}`,
+    details: `upstream_reset_before_response_started{${reason.replaceAll(' ', '_')}${transport !== undefined ? `,${transport.replaceAll(' ', '_')}` : ''}}`,
+    body: `upstream connect error or disconnect/reset before headers. ${prefix}${reason}${transport !== undefined ? `, transport failure reason: ${transport}` : ''}`,
   };
 }
 

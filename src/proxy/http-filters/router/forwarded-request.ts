@@ -10,7 +10,7 @@ import type { ClusterChoice, RouteAction, RouteEntry } from '../../route/route-e
 import type { Counter, StatsScope } from '../../telemetry/stats.ts';
 import type { ClusterManager, LoadBalancerContext, UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 import { requestHash } from '../../upstream/hash-key.ts';
-import type { HttpConnectionPool, UpstreamResponse } from '../../upstream/pools/index.ts';
+import type { HttpConnectionPool, UpgradeOptions, UpgradeResponse, UpgradeResult, UpstreamFailure, UpstreamResponse } from '../../upstream/pools/index.ts';
 import { failureReply } from './failure-reply.ts';
 import { RequestBodyTee } from './request-body-tee.ts';
 import { sendMirror } from './request-mirror.ts';
@@ -21,7 +21,10 @@ type ForwardAction = Extract<RouteAction, { kind: 'forward' }>;
 
 /** The connection pools the router sends through (UpstreamPools in the proxy). */
 export interface ConnectionPools {
-  pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2'): HttpConnectionPool;
+  /** `authority`: the request's, for clusters that take the TLS SNI from it (auto SNI). */
+  pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2', authority?: string): HttpConnectionPool;
+  /** An Upgrade request on a connection of its own. */
+  upgrade(cluster: UpstreamCluster, host: UpstreamHost, head: RequestHead, options: UpgradeOptions): Promise<UpgradeResult>;
 }
 
 /** What every request of a router shares. */
@@ -153,6 +156,7 @@ export class ForwardedRequest {
 
     if (exchange.signal.aborted) return this.#downstreamGone();
     exchange.signal.addEventListener('abort', this.#onDownstreamAbort);
+    if (exchange.upgrade !== undefined) return this.#upgrade(exchange.upgrade.protocol);
     const mirrors = action.mirrors.length === 0 ? action.mirrors : action.mirrors.filter((mirror) => mirror.fraction >= 1 || context.random() < mirror.fraction);
     this.#setUpBody(mirrors.length > 0);
     for (const mirror of mirrors) this.#mirror(mirror.cluster);
@@ -201,7 +205,7 @@ export class ForwardedRequest {
       this.#perTryTimedOut = false;
       this.#armPerTryTimer();
       const started = context.clock.now();
-      const result = await context.pools.pool(this.#cluster, host, this.#protocol).request(head, body, { signal: controller.signal });
+      const result = await context.pools.pool(this.#cluster, host, this.#protocol, head.authority).request(head, body, { signal: controller.signal });
 
       if (result.ok) {
         const response = result.value;
@@ -221,7 +225,7 @@ export class ForwardedRequest {
       } else if (!result.ok) {
         const failure = result.error;
         if (failure.kind === 'aborted') return this.#downstreamGone();
-        if (host.stats !== undefined) host.stats.rqError++;
+        this.#attemptFailed(host, failure);
         if (!this.#shouldRetry({ kind: 'failure', failure })) {
           const reply = failureReply(failure, this.#retries > 0);
           return this.#reply(reply);
@@ -229,6 +233,65 @@ export class ForwardedRequest {
       }
       if (!(await this.#backOff())) return this.#globalTimedOut ? this.#timedOut(host, 'upstream_response_timeout') : this.#downstreamGone();
     }
+  }
+
+  /**
+   * An Upgrade (WebSocket): one attempt, never retried nor mirrored, on an HTTP/1.1 connection of
+   * its own. The route's timeouts run until the upstream answers; a 101 hands the connection to
+   * the connection manager, and the session then lives as long as both sides keep it.
+   */
+  async #upgrade(protocol: string): Promise<HttpResponse> {
+    const exchange = this.#exchange;
+    const context = this.#context;
+    const info = exchange.info;
+    const head = this.#head;
+    // An Upgrade request has no body of its own: what follows its head belongs to the new protocol.
+    this.#tee = null;
+    exchange.body.resume();
+    const host = this.#cluster.picker().pick(this.#lbContext);
+    if (host === undefined) return this.#reply({ status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' });
+    this.#attempts = 1;
+    info.upstreamHost = host.id;
+    info.attemptCount = 1;
+    if (!context.suppressEnvoyHeaders) head.headers['x-envoy-attempt-count'] = '1';
+    if (this.#action.autoHostRewrite === true && host.hostname !== undefined) head.authority = host.hostname;
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#bodyComplete();
+    const started = context.clock.now();
+    const result = await context.pools.upgrade(this.#cluster, host, head, { protocol, signal: controller.signal });
+    // A timeout that fired as the answer arrived has already cut it off.
+    const timedOut = this.#globalTimedOut || this.#perTryTimedOut;
+    if (!timedOut) {
+      if (result.ok) return result.value.kind === 'upgraded' ? this.#upgraded(result.value, started) : this.#respond(result.value.response, started, host);
+      const failure = result.error;
+      if (failure.kind === 'aborted') return this.#downstreamGone();
+      this.#attemptFailed(host, failure);
+      return this.#reply(failureReply(failure, false));
+    }
+    if (result.ok) {
+      if (result.value.kind === 'upgraded') result.value.socket.destroy();
+      else discard(result.value.response);
+    }
+    if (this.#globalTimedOut) return this.#timedOut(host, 'upstream_response_timeout');
+    this.#stats.perTryTimeout.inc();
+    return this.#timedOut(host, 'upstream_per_try_timeout');
+  }
+
+  /** Counts a failed attempt against its host and keeps a TLS failure's reason for the access log. */
+  #attemptFailed(host: UpstreamHost, failure: UpstreamFailure): void {
+    if (host.stats !== undefined) host.stats.rqError++;
+    if (failure.kind === 'connect-failure' && failure.transportFailureReason !== undefined) this.#exchange.info.upstreamTransportFailureReason = failure.transportFailureReason;
+  }
+
+  /** The upstream switched protocols: the route's timers stop, the raw connection goes to the connection manager. */
+  #upgraded(answer: Extract<UpgradeResponse, { kind: 'upgraded' }>, started: number): HttpResponse {
+    const info = this.#exchange.info;
+    info.responseCodeDetails = 'via_upstream';
+    if (answer.localAddress !== undefined) info.upstreamLocalAddress = answer.localAddress;
+    const headers = this.#responseHeaders(answer.headers, started);
+    this.#finish();
+    return { status: 101, headers, body: null, upgraded: answer.socket };
   }
 
   /**
@@ -283,20 +346,25 @@ export class ForwardedRequest {
 
   #respond(response: UpstreamResponse, started: number, host: UpstreamHost): HttpResponse {
     const info = this.#exchange.info;
-    const serviceTime = this.#context.clock.now() - started;
-    info.upstreamServiceTime = serviceTime;
     info.responseCodeDetails = 'via_upstream';
     if (response.localAddress !== undefined) info.upstreamLocalAddress = response.localAddress;
     if (response.status >= 500 && host.stats !== undefined) host.stats.rqError++;
-    const headers = response.headers;
-    if (!this.#context.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(serviceTime);
-    applyHeaderMutation(headers, this.#choice.responseHeaders);
-    applyHeaderMutation(headers, this.#route.responseHeaders);
-    for (const cookie of this.#setCookies) appendHeader(headers, 'set-cookie', cookie);
+    const headers = this.#responseHeaders(response.headers, started);
     const body = response.body;
     this.#responseBody = body;
     body.once('close', () => this.#finish());
     return { status: response.status, headers, body, trailers: response.trailers };
+  }
+
+  /** The upstream's headers with the service time, the route's and cluster's changes and the hash policies' cookies. */
+  #responseHeaders(headers: Headers, started: number): Headers {
+    const serviceTime = this.#context.clock.now() - started;
+    this.#exchange.info.upstreamServiceTime = serviceTime;
+    if (!this.#context.suppressEnvoyHeaders) headers['x-envoy-upstream-service-time'] = String(serviceTime);
+    applyHeaderMutation(headers, this.#choice.responseHeaders);
+    applyHeaderMutation(headers, this.#route.responseHeaders);
+    for (const cookie of this.#setCookies) appendHeader(headers, 'set-cookie', cookie);
+    return headers;
   }
 
   #timedOut(host: UpstreamHost, details: 'upstream_response_timeout' | 'upstream_per_try_timeout'): HttpResponse {

@@ -6,7 +6,7 @@ import type { UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 
 export interface MirrorDeps {
   readonly clusters: ClusterManager;
-  readonly pools: { pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2'): HttpConnectionPool };
+  readonly pools: { pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2', authority?: string): HttpConnectionPool };
   readonly timers: Timers;
   readonly logger: Logger;
 }
@@ -45,7 +45,8 @@ export async function sendMirror(
   const controller = new AbortController();
   const timer = timeoutMs > 0 ? deps.timers.setTimeout(() => controller.abort(), timeoutMs) : undefined;
   try {
-    const result = await deps.pools.pool(cluster, host, protocol).request(copy, content, { signal: controller.signal });
+    // Auto SNI names the server by the original host: the -shadow suffix is for the mirror's logs.
+    const result = await deps.pools.pool(cluster, host, protocol, head.authority).request(copy, content, { signal: controller.signal });
     if (!result.ok) {
       deps.logger.debug('mirror request failed', { cluster: clusterName, reason: result.error.kind });
       return;

@@ -4,17 +4,13 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { PassThrough, Readable } from 'node:stream';
-import type { Logger } from '../../../core/index.ts';
-import type { HttpExchange, HttpResponse, RequestHead } from '../../http/exchange.ts';
+import type { HttpExchange } from '../../http/exchange.ts';
 import type { Headers } from '../../http/headers.ts';
-import { NO_HEADER_MUTATION } from '../../route/index.ts';
-import type { ClusterChoice, HeaderMutation, RequestMirror, RetryPolicy, RouteEntry } from '../../route/route-entry.ts';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 import { UpstreamPools } from '../../upstream/pools/index.ts';
 import { hostAt, Limits, nullStats, realTimers, waitFor } from '../../upstream/pools/pool-test-support.ts';
 import { RouterFilterFactory } from './router-filter.ts';
-
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+import { bodyText, clusterManager, exchange, forwardTo, mutation, silent } from './router-test-support.ts';
 
 /** An upstream on 127.0.0.1 whose behaviour each test sets. */
 interface Upstream {
@@ -93,83 +89,6 @@ function cluster(name: string, hosts: readonly UpstreamHost[], limits = new Limi
   };
 }
 
-function clusterManager(...clusters: UpstreamCluster[]): ClusterManager {
-  const byName = new Map(clusters.map((c) => [c.name, c]));
-  return { get: (name) => byName.get(name), names: () => [...byName.keys()] };
-}
-
-function mutation(set: Record<string, string> = {}, remove: string[] = []): HeaderMutation {
-  return { ...NO_HEADER_MUTATION, set: Object.entries(set), remove };
-}
-
-interface RouteInit {
-  readonly timeoutMs?: number;
-  readonly retry?: Partial<RetryPolicy>;
-  readonly mirrors?: readonly RequestMirror[];
-  readonly requestHeaders?: HeaderMutation;
-  readonly responseHeaders?: HeaderMutation;
-  readonly choice?: Partial<ClusterChoice>;
-  readonly prefixRewrite?: readonly [from: string, to: string];
-  readonly maxGrpcTimeoutMs?: number;
-}
-
-function forwardTo(clusterName: string, init: RouteInit = {}): RouteEntry {
-  const choice: ClusterChoice = { name: clusterName, requestHeaders: NO_HEADER_MUTATION, responseHeaders: NO_HEADER_MUTATION, ...init.choice };
-  const retry: RetryPolicy | undefined = init.retry === undefined ? undefined : {
-    retryOn: new Set(),
-    numRetries: 1,
-    perTryTimeoutMs: 0,
-    retriableStatusCodes: new Set(),
-    backOff: { baseMs: 5, maxMs: 50 },
-    avoidPreviousHosts: false,
-    hostSelectionRetryMaxAttempts: 1,
-    ...init.retry,
-  };
-  return {
-    name: 'r',
-    virtualHostName: 'vh',
-    action: {
-      kind: 'forward',
-      pickCluster: () => choice,
-      timeoutMs: init.timeoutMs ?? 15_000,
-      ...(retry !== undefined ? { retry } : {}),
-      rewrite: (head) => {
-        const rewrite = init.prefixRewrite;
-        if (rewrite !== undefined && head.path.startsWith(rewrite[0])) head.path = rewrite[1] + head.path.slice(rewrite[0].length);
-      },
-      hashPolicies: [],
-      mirrors: init.mirrors ?? [],
-      ...(init.maxGrpcTimeoutMs !== undefined ? { maxGrpcTimeoutMs: init.maxGrpcTimeoutMs } : {}),
-    },
-    requestHeaders: init.requestHeaders ?? NO_HEADER_MUTATION,
-    responseHeaders: init.responseHeaders ?? NO_HEADER_MUTATION,
-    perFilterConfig: new Map(),
-  };
-}
-
-function exchange(route: RouteEntry | undefined, request: Partial<RequestHead> = {}, body: Readable = Readable.from([])): HttpExchange & { abort(): void } {
-  const controller = new AbortController();
-  return {
-    request: { method: 'GET', path: '/', authority: 'reviews:9080', scheme: 'http', headers: {}, protocol: 'HTTP/1.1', ...request },
-    body,
-    downstream: { connectionId: 1, remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 15001 },
-    info: { requestId: 'req-1', startTime: 0, responseFlags: new Set(), attemptCount: 0, bytesReceived: 0, bytesSent: 0 },
-    signal: controller.signal,
-    route,
-    clearRouteCache() {},
-    abort: () => controller.abort(),
-  };
-}
-
-async function bodyText(response: HttpResponse): Promise<string> {
-  const body = response.body;
-  if (body === null) return '';
-  if (Buffer.isBuffer(body)) return body.toString();
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString();
-}
-
 describe('RouterFilterFactory', { timeout: 20_000 }, () => {
   let a: Upstream;
   let b: Upstream;
@@ -198,7 +117,7 @@ describe('RouterFilterFactory', { timeout: 20_000 }, () => {
     const factory = new RouterFilterFactory({ pools, timers: realTimers, ...(options.bufferLimitBytes !== undefined ? { bufferLimitBytes: options.bufferLimitBytes } : {}) });
     const config = factory.parse({ '@type': factory.typeUrl, ...(options.suppressEnvoyHeaders !== undefined ? { suppressEnvoyHeaders: options.suppressEnvoyHeaders } : {}) });
     if (!config.ok) assert.fail(config.error);
-    const filter = factory.create(config.value, { clusters, stats: nullStats, clock: { now: () => Date.now() }, random: Math.random, logger: silent });
+    const filter = factory.create(config.value, { clusters, stats: nullStats, httpStats: nullStats, clock: { now: () => Date.now() }, random: Math.random, logger: silent });
     return (ex: HttpExchange) => filter.handle(ex, () => Promise.reject(new Error('the router is terminal')));
   }
 
@@ -534,7 +453,7 @@ describe('RouterFilterFactory over HTTP/2', { timeout: 20_000 }, () => {
   function router(clusters: ClusterManager) {
     pools ??= new UpstreamPools({ timers: realTimers, stats: nullStats });
     const factory = new RouterFilterFactory({ pools, timers: realTimers });
-    const filter = factory.create({ suppressEnvoyHeaders: false }, { clusters, stats: nullStats, clock: { now: () => Date.now() }, random: Math.random, logger: silent });
+    const filter = factory.create({ suppressEnvoyHeaders: false }, { clusters, stats: nullStats, httpStats: nullStats, clock: { now: () => Date.now() }, random: Math.random, logger: silent });
     return (ex: HttpExchange) => filter.handle(ex, () => Promise.reject(new Error('terminal')));
   }
 

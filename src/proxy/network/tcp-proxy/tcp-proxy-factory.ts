@@ -1,17 +1,30 @@
-import type { Result, Timers } from '../../../core/index.ts';
+import type { Logger, Result, Timers } from '../../../core/index.ts';
 import { TCP_PROXY_TYPE } from '../../../xds/envoy/index.ts';
+import { ClusterTransports } from '../../upstream/cluster-transport.ts';
+import type { ReadFile } from '../../upstream/upstream-tls.ts';
 import type { NetworkFilter, NetworkFilterDeps, NetworkFilterFactory } from '../network-filter.ts';
 import { parseTcpProxy, type TcpProxyConfig } from './tcp-proxy-config.ts';
 import { TcpProxyFilter } from './tcp-proxy-filter.ts';
 
 /** Builds tcp_proxy filters (`envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`). */
+export interface TcpProxyFactoryOptions {
+  /** Connect, idle and duration timeouts run on them. */
+  readonly timers: Timers;
+  /** Reads the certificate files of clusters that originate TLS; node's readFileSync by default. */
+  readonly readFile?: ReadFile;
+  /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
+  readonly logger?: Logger;
+}
+
 export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
   readonly typeUrl = TCP_PROXY_TYPE;
   private readonly timers: Timers;
+  /** Shared by the factory's filters, so that each cluster's TLS context is built once. */
+  private readonly transports: ClusterTransports;
 
-  /** Timers are the factory's own dependency: connect, idle and duration timeouts run on them. */
-  constructor(options: { readonly timers: Timers }) {
+  constructor(options: TcpProxyFactoryOptions) {
     this.timers = options.timers;
+    this.transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), logger: options.logger });
   }
 
   parse(config: Readonly<Record<string, unknown>>): Result<TcpProxyConfig, string> {
@@ -19,6 +32,6 @@ export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
   }
 
   create(config: TcpProxyConfig, deps: NetworkFilterDeps): NetworkFilter {
-    return new TcpProxyFilter(config, deps, this.timers);
+    return new TcpProxyFilter(config, deps, this.timers, this.transports);
   }
 }

@@ -1,9 +1,12 @@
-import { connect, isIPv6, type Socket } from 'node:net';
+import { isIPv6, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TimerHandle, Timers } from '../../../core/index.ts';
 import type { ResponseFlag, StreamInfo } from '../../http/exchange.ts';
 import type { Counter, Gauge } from '../../telemetry/stats.ts';
 import type { UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
+import type { ClusterTransports } from '../../upstream/cluster-transport.ts';
+import { alpnFor, connectUpstream, PLAINTEXT, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../../upstream/transport-connect.ts';
+import type { UpstreamTransportSocket } from '../../upstream/upstream-tls.ts';
 import type { DownstreamConnection, NetworkFilter, NetworkFilterDeps } from '../network-filter.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 
@@ -28,22 +31,25 @@ interface ClusterStats {
 }
 
 /**
- * tcp_proxy: connects each downstream connection to a host of its cluster and copies bytes both
- * ways until both sides are done. A side that ends its writes (half-close) has its end passed on
- * while the other direction keeps flowing. One access log entry per connection.
+ * tcp_proxy: connects each downstream connection to a host of its cluster, plaintext or TLS as the
+ * cluster's transport socket says, and copies bytes both ways until both sides are done. A side
+ * that ends its writes (half-close) has its end passed on while the other direction keeps flowing.
+ * One access log entry per connection.
  */
 export class TcpProxyFilter implements NetworkFilter {
   readonly config: TcpProxyConfig;
   readonly deps: NetworkFilterDeps;
   readonly timers: Timers;
+  readonly transports: ClusterTransports;
   readonly stats: FilterStats;
   private readonly clusterStats = new Map<string, ClusterStats>();
   private readonly sessions = new Set<TcpSession>();
 
-  constructor(config: TcpProxyConfig, deps: NetworkFilterDeps, timers: Timers) {
+  constructor(config: TcpProxyConfig, deps: NetworkFilterDeps, timers: Timers, transports: ClusterTransports) {
     this.config = config;
     this.deps = deps;
     this.timers = timers;
+    this.transports = transports;
     const scope = deps.stats.scope(`tcp.${config.statPrefix}`);
     this.stats = {
       total: scope.counter('downstream_cx_total'),
@@ -209,17 +215,28 @@ class TcpSession {
     this.info.upstreamHost = host.id;
     stats.total.inc();
     if (host.stats !== undefined) host.stats.cxTotal++;
-    const socket = connect({ host: host.address, port: host.port, allowHalfOpen: true, noDelay: true });
+    const security = this.security(this.filter.transports.of(cluster).forHost(host));
+    if (security.kind === 'unavailable') {
+      this.info.upstreamTransportFailureReason = security.reason;
+      this.attemptFailed(host);
+      return;
+    }
+    const socket = connectUpstream(host, security, { allowHalfOpen: true });
+    // The connect timeout covers the TLS handshake too, as in Envoy.
     const timer = this.filter.timers.setTimeout(() => {
       stats.connectTimeout.inc();
-      this.attemptFailed();
+      this.abandonAttempt();
+      this.attemptFailed(host);
     }, cluster.connectTimeoutMs);
     this.attempt = { socket, host, timer };
-    socket.once('error', () => {
+    socket.once('error', (error: Error) => {
       if (this.attempt?.socket !== socket) return;
-      this.attemptFailed();
+      const reason = transportFailureReason(socket, error);
+      if (reason !== undefined) this.info.upstreamTransportFailureReason = reason;
+      this.abandonAttempt();
+      this.attemptFailed(host);
     });
-    socket.once('connect', () => {
+    whenEstablished(socket, () => {
       if (this.attempt?.socket !== socket) return;
       this.filter.timers.clearTimeout(timer);
       this.attempt = undefined;
@@ -227,13 +244,20 @@ class TcpSession {
     });
   }
 
-  private attemptFailed(): void {
-    const attempt = this.attempt;
-    if (attempt === undefined) return;
-    this.abandonAttempt();
+  /** How connections to a host are secured; no ALPN unless the TLS context names some. */
+  private security(socket: UpstreamTransportSocket): ConnectionSecurity | { readonly kind: 'unavailable'; readonly reason: string } {
+    switch (socket.kind) {
+      case 'raw': return PLAINTEXT;
+      case 'unavailable': return socket;
+      case 'tls': return { kind: 'tls', tls: socket.tls, serverName: socket.tls.sni, sanHost: undefined, alpn: alpnFor(socket.tls.alpn, 'tcp') };
+    }
+  }
+
+  /** A connection to `host` failed: another host is tried while attempts remain, else the connection fails UF. */
+  private attemptFailed(host: UpstreamHost): void {
     this.clusterStats!.connectFail.inc();
-    if (attempt.host.stats !== undefined) attempt.host.stats.cxConnectFail++;
-    this.tried.add(attempt.host);
+    if (host.stats !== undefined) host.stats.cxConnectFail++;
+    this.tried.add(host);
     if (this.info.attemptCount < this.filter.config.maxConnectAttempts) this.connectNext();
     else this.fail('UF', 'upstream_connect_failure');
   }

@@ -3,6 +3,7 @@ import type { Result, Timers } from '../../../core/index.ts';
 import type { Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
 import type { UpstreamCluster, UpstreamHost } from '../cluster.ts';
+import type { ConnectionSecurity } from '../transport-connect.ts';
 import type { PoolSettings } from './pool-settings.ts';
 import type { PoolStats } from './pool-stats.ts';
 
@@ -40,7 +41,8 @@ export interface UpstreamResponse {
  * (connect-failure, reset-before-request, refused-stream, ...) and flags (UF, UO, UR, UC).
  */
 export type UpstreamFailure =
-  | { readonly kind: 'connect-failure'; readonly message: string }
+  /** `transportFailureReason`: the TLS handshake failed or the server's certificate was refused (Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON%). */
+  | { readonly kind: 'connect-failure'; readonly message: string; readonly transportFailureReason?: string }
   | { readonly kind: 'connect-timeout' }
   /** The circuit breaker refused a request, a pending request or a connection: 503 UO, never retried. */
   | { readonly kind: 'overflow' }
@@ -75,4 +77,6 @@ export interface PoolDeps {
   readonly settings: PoolSettings;
   readonly timers: Timers;
   readonly stats: PoolStats;
+  /** How its connections are secured; plaintext when absent. */
+  readonly security?: ConnectionSecurity;
 }

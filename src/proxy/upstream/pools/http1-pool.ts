@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { TimerHandle } from '../../../core/index.ts';
 import type { Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
+import { PLAINTEXT, whenEstablished } from '../transport-connect.ts';
 import type { HttpConnectionPool, PoolDeps, PoolRequestOptions, UpstreamRequestBody, UpstreamResult } from './connection-pool.ts';
 import { connectFailure, isConnected, openConnection } from './open-connection.ts';
 import { pipeRequestBody } from './pipe-request-body.ts';
@@ -113,8 +114,8 @@ export class Http1ConnectionPool implements HttpConnectionPool {
 
   /** Called by the agent when it needs a socket: always after this pool allowed it. */
   openSocket(): Socket {
-    const { cluster, host, settings, timers, stats } = this.#deps;
-    const socket = openConnection(host, settings.connectTimeoutMs, timers, stats);
+    const { cluster, host, settings, timers, stats, security = PLAINTEXT } = this.#deps;
+    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats);
     // A reserved slot normally exists; when a free socket died between the check and the agent's choice, take one now.
     const connection: Connection = { uses: 0, idleTimer: undefined, release: this.#reserved.pop() ?? cluster.circuitBreakers.tryAcquire('connections') };
     this.#connections.set(socket, connection);
@@ -216,8 +217,7 @@ export class Http1ConnectionPool implements HttpConnectionPool {
           connection.idleTimer = undefined;
         }
       }
-      if (isConnected(socket)) connected();
-      else socket.once('connect', connected);
+      whenEstablished(socket, connected);
     });
     req.once('response', (res: http.IncomingMessage) => {
       const trailers = new Promise<Headers | undefined>((resolve) => {
@@ -243,7 +243,7 @@ export class Http1ConnectionPool implements HttpConnectionPool {
       const socket = req.socket;
       finish();
       request.fail(socket !== null && !isConnected(socket)
-        ? connectFailure(error)
+        ? connectFailure(error, socket)
         : { kind: 'reset', remote: false, requestSent, message: error.message });
     });
     req.once('close', () => {

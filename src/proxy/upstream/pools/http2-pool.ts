@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { TimerHandle } from '../../../core/index.ts';
 import type { Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
+import { PLAINTEXT } from '../transport-connect.ts';
 import type { HttpConnectionPool, PoolDeps, PoolRequestOptions, UpstreamFailure, UpstreamRequestBody, UpstreamResult } from './connection-pool.ts';
 import { connectFailure, isConnected, openConnection } from './open-connection.ts';
 import { pipeRequestBody } from './pipe-request-body.ts';
@@ -30,11 +31,11 @@ const OVERFLOW: UpstreamResult = { ok: false, error: { kind: 'overflow' } };
 const ABORTED: UpstreamResult = { ok: false, error: { kind: 'aborted' } };
 
 /**
- * HTTP/2 (h2c, prior knowledge) to one host: one session carries concurrent streams, up to our
- * `maxConcurrentStreams` and the upstream's SETTINGS; requests beyond wait as pending. A session
- * that received GOAWAY, failed, reached `maxRequestsPerConnection` or sat idle is retired and the
- * next request opens a new one; a retired session finishes its streams and closes. gRPC works
- * as any request: trailers arrive on the response's `trailers` promise.
+ * HTTP/2 to one host, h2c with prior knowledge or h2 over TLS: one session carries concurrent
+ * streams, up to our `maxConcurrentStreams` and the upstream's SETTINGS; requests beyond wait as
+ * pending. A session that received GOAWAY, failed, reached `maxRequestsPerConnection` or sat idle
+ * is retired and the next request opens a new one; a retired session finishes its streams and
+ * closes. gRPC works as any request: trailers arrive on the response's `trailers` promise.
  */
 export class Http2ConnectionPool implements HttpConnectionPool {
   readonly protocol = 'http2';
@@ -131,7 +132,7 @@ export class Http2ConnectionPool implements HttpConnectionPool {
   }
 
   #open(): Session | undefined {
-    const { cluster, host, settings, timers, stats } = this.#deps;
+    const { cluster, host, settings, timers, stats, security = PLAINTEXT } = this.#deps;
     let release = cluster.circuitBreakers.tryAcquire('connections');
     if (release === undefined) {
       stats.cxOverflow.inc();
@@ -139,14 +140,14 @@ export class Http2ConnectionPool implements HttpConnectionPool {
       if (this.#sessions.size > 0) return undefined;
       release = () => {};
     }
-    const socket = openConnection(host, settings.connectTimeoutMs, timers, stats);
+    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats);
     const authority = host.address.includes(':') ? `[${host.address}]:${host.port}` : `${host.address}:${host.port}`;
-    const client = http2.connect(`http://${authority}`, { createConnection: () => socket, settings: { enablePush: false } });
+    const client = http2.connect(`${security.kind === 'tls' ? 'https' : 'http'}://${authority}`, { createConnection: () => socket, settings: { enablePush: false } });
     const session: Session = { client, socket, state: 'connecting', active: 0, started: 0, idleTimer: undefined, release, failure: undefined };
     this.#sessions.add(session);
     this.#current = session;
     socket.once('error', (error: Error) => {
-      if (!isConnected(socket)) session.failure = connectFailure(error);
+      if (!isConnected(socket)) session.failure = connectFailure(error, socket);
     });
     // A closing session only ends its side of the TCP connection, and a peer that does not end
     // its own (node's HTTP/2 server after GOAWAY) would keep it, and the session, open forever.

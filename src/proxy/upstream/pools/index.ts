@@ -5,4 +5,5 @@ export { Http1ConnectionPool } from './http1-pool.ts';
 export { Http2ConnectionPool } from './http2-pool.ts';
 export { poolSettings, type PoolSettings } from './pool-settings.ts';
 export { poolStats, type PoolStats } from './pool-stats.ts';
-export { UpstreamPools, type UpstreamPoolsOptions } from './upstream-pools.ts';
+export type { UpgradeResponse, UpgradeResult } from './upgrade-connection.ts';
+export { UpstreamPools, type UpgradeOptions, type UpstreamPoolsOptions } from './upstream-pools.ts';

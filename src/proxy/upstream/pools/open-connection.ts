@@ -1,23 +1,21 @@
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import type { Timers } from '../../../core/index.ts';
 import type { UpstreamHost } from '../cluster.ts';
+import { connectUpstream, isEstablished, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../transport-connect.ts';
 import type { UpstreamFailure } from './connection-pool.ts';
 import type { PoolStats } from './pool-stats.ts';
-
-/** Sockets that completed their TCP handshake: a failure on them is a reset, not a connect failure. */
-const connected = new WeakSet<net.Socket>();
 
 class ConnectTimeoutError extends Error {
   override readonly name = 'ConnectTimeoutError';
 }
 
 /**
- * Opens a TCP connection to a host, destroyed if it is not established within the cluster's
- * connect timeout (0: no limit), on the injected timers. Counts it in the cluster's and the host's
- * connection stats until it closes.
+ * Opens a connection to a host, plaintext or TLS, destroyed if it is not established (for TLS:
+ * handshake done, certificate accepted) within the cluster's connect timeout (0: no limit), on the
+ * injected timers. Counts it in the cluster's and the host's connection stats until it closes.
  */
-export function openConnection(host: UpstreamHost, connectTimeoutMs: number, timers: Timers, stats: PoolStats): net.Socket {
-  const socket = net.connect({ host: host.address, port: host.port, noDelay: true });
+export function openConnection(host: UpstreamHost, security: ConnectionSecurity, connectTimeoutMs: number, timers: Timers, stats: PoolStats): net.Socket {
+  const socket = connectUpstream(host, security);
   const hostStats = host.stats;
   stats.cxTotal.inc();
   stats.cxActive.inc();
@@ -25,9 +23,8 @@ export function openConnection(host: UpstreamHost, connectTimeoutMs: number, tim
     hostStats.cxTotal++;
     hostStats.cxActive++;
   }
-  socket.once('connect', () => connected.add(socket));
   socket.once('error', (error: Error) => {
-    if (connected.has(socket)) return;
+    if (isEstablished(socket)) return;
     if (error instanceof ConnectTimeoutError) stats.cxConnectTimeout.inc();
     else stats.cxConnectFail.inc();
     if (hostStats !== undefined) hostStats.cxConnectFail++;
@@ -38,20 +35,23 @@ export function openConnection(host: UpstreamHost, connectTimeoutMs: number, tim
   });
   if (connectTimeoutMs > 0) {
     const timer = timers.setTimeout(() => {
-      if (!connected.has(socket)) socket.destroy(new ConnectTimeoutError(`connect timeout after ${connectTimeoutMs}ms`));
+      if (!isEstablished(socket)) socket.destroy(new ConnectTimeoutError(`connect timeout after ${connectTimeoutMs}ms`));
     }, connectTimeoutMs);
     const clear = (): void => timers.clearTimeout(timer);
-    socket.once('connect', clear);
+    whenEstablished(socket, clear);
     socket.once('close', clear);
   }
   return socket;
 }
 
+/** Whether the socket is ready for bytes: a failure after that is a reset, not a connect failure. */
 export function isConnected(socket: net.Socket): boolean {
-  return connected.has(socket);
+  return isEstablished(socket);
 }
 
-/** A failure before the socket connected: timeout or refusal (UF). */
-export function connectFailure(error: Error): UpstreamFailure {
-  return error instanceof ConnectTimeoutError ? { kind: 'connect-timeout' } : { kind: 'connect-failure', message: error.message };
+/** A failure before the socket was established: timeout, refusal or TLS failure (UF). */
+export function connectFailure(error: Error, socket: net.Socket): UpstreamFailure {
+  if (error instanceof ConnectTimeoutError) return { kind: 'connect-timeout' };
+  const reason = transportFailureReason(socket, error);
+  return { kind: 'connect-failure', message: error.message, ...(reason !== undefined && { transportFailureReason: reason }) };
 }

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { text } from 'node:stream/consumers';
-import { HTTP_PROTOCOL_OPTIONS_TYPE } from '../../../xds/envoy/index.ts';
+import { HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE } from '../../../xds/envoy/index.ts';
 import type { RequestHead } from '../../http/request-head.ts';
 import type { UpstreamCluster } from '../cluster.ts';
 import { poolSettings } from './pool-settings.ts';
 import { clusterWith, hostAt, Limits, ManualTimers, nullStats, realTimers, waitFor } from './pool-test-support.ts';
+import { tlsSocket } from '../tls-test-support.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 
 const HEAD: RequestHead = { method: 'GET', path: '/', authority: 'svc', scheme: 'http', headers: {}, protocol: 'HTTP/1.1' };
@@ -46,6 +47,34 @@ describe('UpstreamPools', { timeout: 20_000 }, () => {
     assert.equal(pools.pool(cluster, host, 'http1'), pools.pool(cluster, hostAt(port), 'http1'));
     assert.notEqual(pools.pool(cluster, host, 'http1'), pools.pool(cluster, host, 'http2'));
     assert.notEqual(pools.pool(cluster, host, 'http1'), pools.pool(cluster, hostAt(port + 1), 'http1'));
+    pools.close();
+  });
+
+  it('gives a host new pools when EDS changes its metadata to pick another transport socket', () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats });
+    const cluster = clusterWith(new Limits(), {
+      config: { name: 'c', transportSocketMatches: [{ name: 'tls', match: { tlsMode: 'istio' }, transportSocket: tlsSocket({ commonTlsContext: {} }) }] },
+    });
+    const plain = hostAt(port);
+    const plainPool = pools.pool(cluster, plain, 'http1');
+    const labelled = { ...hostAt(port), metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } };
+    assert.notEqual(pools.pool(cluster, labelled, 'http1'), plainPool);
+    assert.equal(pools.pool(cluster, labelled, 'http1'), pools.pool(cluster, labelled, 'http1'));
+    pools.close();
+  });
+
+  it('keeps TLS pools per SNI when the cluster takes the SNI from the request (auto SNI)', () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats });
+    const cluster = clusterWith(new Limits(), {
+      config: {
+        name: 'c',
+        transportSocket: tlsSocket({ commonTlsContext: {} }),
+        typedExtensionProtocolOptions: { [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': HTTP_PROTOCOL_OPTIONS_TYPE, explicitHttpConfig: { httpProtocolOptions: {} }, upstreamHttpProtocolOptions: { autoSni: true } } },
+      },
+    });
+    const host = hostAt(port);
+    assert.equal(pools.pool(cluster, host, 'http1', 'a.example.com'), pools.pool(cluster, host, 'http1', 'a.example.com:443'));
+    assert.notEqual(pools.pool(cluster, host, 'http1', 'a.example.com'), pools.pool(cluster, host, 'http1', 'b.example.com'));
     pools.close();
   });
 

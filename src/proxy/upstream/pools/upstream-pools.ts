@@ -1,11 +1,18 @@
-import type { TimerHandle, Timers } from '../../../core/index.ts';
+import type { Socket } from 'node:net';
+import type { Logger, TimerHandle, Timers } from '../../../core/index.ts';
+import type { RequestHead } from '../../http/request-head.ts';
 import type { StatsScope } from '../../telemetry/stats.ts';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from '../cluster.ts';
+import { ClusterTransports, sniFromAuthority, type ClusterTransport } from '../cluster-transport.ts';
+import { alpnFor, PLAINTEXT, type ConnectionSecurity } from '../transport-connect.ts';
+import type { ReadFile, UpstreamTransportSocket } from '../upstream-tls.ts';
 import type { HttpConnectionPool, PoolDeps } from './connection-pool.ts';
 import { Http1ConnectionPool } from './http1-pool.ts';
 import { Http2ConnectionPool } from './http2-pool.ts';
 import { poolSettings, type PoolSettings } from './pool-settings.ts';
 import { poolStats, type PoolStats } from './pool-stats.ts';
+import { UnavailablePool } from './unavailable-pool.ts';
+import { openUpgrade, type UpgradeResult } from './upgrade-connection.ts';
 
 export interface UpstreamPoolsOptions {
   readonly timers: Timers;
@@ -14,65 +21,92 @@ export interface UpstreamPoolsOptions {
   /** When given, pools of clusters it no longer has are drained every `sweepIntervalMs`. */
   readonly clusters?: ClusterManager;
   readonly sweepIntervalMs?: number;
+  /** Reads the certificate files of TLS clusters; node's readFileSync by default. */
+  readonly readFile?: ReadFile;
+  /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
+  readonly logger?: Logger;
+}
+
+export interface UpgradeOptions {
+  /** The Upgrade token, lower-case (`websocket`). */
+  readonly protocol: string;
+  /** Before the answer: fails the upgrade with `aborted`. After a plain answer: cuts its body off. */
+  readonly signal: AbortSignal;
 }
 
 interface ClusterPools {
   readonly cluster: UpstreamCluster;
   readonly settings: PoolSettings;
   readonly stats: PoolStats;
+  readonly transport: ClusterTransport;
   readonly hosts: Map<string, HostPools>;
 }
 
 interface HostPools {
-  http1?: HttpConnectionPool;
-  http2?: HttpConnectionPool;
+  /** The transport socket the pools were made for: a host whose metadata now picks another gets new pools. */
+  readonly socket: UpstreamTransportSocket;
+  /** By protocol, or with auto SNI by protocol and SNI (`http1 api.example.com`). */
+  readonly pools: Map<string, HttpConnectionPool>;
 }
 
 const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
 
 /**
- * The connection pools of the proxy, one per (cluster, host, protocol), made on first use.
- * A cluster replaced by CDS (a new UpstreamCluster object) gets fresh pools with its new limits
- * and the old ones drain, as Envoy drains pools on a cluster update. Pools of hosts and clusters
- * that went away drain too, and pools left with nothing open are forgotten.
+ * The connection pools of the proxy, one per (cluster, host, protocol), and per SNI for clusters
+ * with auto SNI, made on first use, plaintext or TLS as the cluster's transport socket (or the
+ * transportSocketMatch the host's metadata picks) says. A cluster replaced by CDS (a new
+ * UpstreamCluster object) gets fresh pools with its new limits and the old ones drain, as Envoy
+ * drains pools on a cluster update. Pools of hosts and clusters that went away drain too, and
+ * pools left with nothing open are forgotten. Upgrades (WebSocket) get connections of their own.
  */
 export class UpstreamPools {
   readonly #options: UpstreamPoolsOptions;
+  readonly #transports: ClusterTransports;
   readonly #clusters = new Map<string, ClusterPools>();
   /** Pools taking no new requests, kept until they are idle so that close() reaches them. */
   readonly #draining = new Set<HttpConnectionPool>();
+  /** Connections of upgrades, open until their session ends. */
+  readonly #upgrades = new Set<Socket>();
   #sweepTimer: TimerHandle | undefined;
   #closed = false;
 
   constructor(options: UpstreamPoolsOptions) {
     this.#options = options;
+    this.#transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), logger: options.logger });
     if (options.clusters !== undefined) this.#scheduleSweep();
   }
 
-  pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2'): HttpConnectionPool {
-    let pools = this.#clusters.get(cluster.name);
-    if (pools === undefined || pools.cluster !== cluster) {
-      if (pools !== undefined) this.#drainCluster(pools);
-      pools = {
-        cluster,
-        settings: poolSettings(cluster),
-        stats: poolStats(this.#options.stats.scope(`cluster.${cluster.name}`)),
-        hosts: new Map(),
-      };
-      this.#clusters.set(cluster.name, pools);
-    }
-    let hostPools = pools.hosts.get(host.id);
-    if (hostPools === undefined) {
-      hostPools = {};
-      pools.hosts.set(host.id, hostPools);
-    }
-    let pool = hostPools[protocol];
+  /** `authority`: the request's, from which a cluster with auto SNI takes the SNI. */
+  pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2', authority?: string): HttpConnectionPool {
+    const pools = this.#clusterPools(cluster);
+    const hostPools = this.#hostPools(pools, host);
+    const socket = hostPools.socket;
+    const sni = socket.kind === 'tls' && pools.transport.autoSni && authority !== undefined ? sniFromAuthority(authority) : undefined;
+    const key = sni === undefined ? protocol : `${protocol} ${sni}`;
+    let pool = hostPools.pools.get(key);
     if (pool === undefined) {
-      const deps: PoolDeps = { cluster, host, settings: pools.settings, timers: this.#options.timers, stats: pools.stats };
-      pool = protocol === 'http1' ? new Http1ConnectionPool(deps) : new Http2ConnectionPool(deps);
-      hostPools[protocol] = pool;
+      pool = this.#newPool(pools, host, protocol, socket, sni);
+      hostPools.pools.set(key, pool);
     }
     return pool;
+  }
+
+  /**
+   * Sends an Upgrade request to a host on a new HTTP/1.1 connection, whatever the cluster's
+   * protocol (as Envoy does without extended CONNECT), secured as the host's other connections.
+   */
+  upgrade(cluster: UpstreamCluster, host: UpstreamHost, head: RequestHead, options: UpgradeOptions): Promise<UpgradeResult> {
+    if (this.#closed) return Promise.resolve({ ok: false, error: { kind: 'reset', remote: false, requestSent: false, message: 'connection pools closed' } });
+    const pools = this.#clusterPools(cluster);
+    const socket = this.#hostPools(pools, host).socket;
+    if (socket.kind === 'unavailable') {
+      pools.stats.cxConnectFail.inc();
+      if (host.stats !== undefined) host.stats.cxConnectFail++;
+      return Promise.resolve({ ok: false, error: { kind: 'connect-failure', message: socket.reason, transportFailureReason: socket.reason } });
+    }
+    const sni = socket.kind === 'tls' && pools.transport.autoSni ? sniFromAuthority(head.authority) : undefined;
+    const deps = this.#deps(pools, host, this.#security(pools.transport, socket, sni, 'http1'));
+    return openUpgrade(deps, head, options.protocol, options.signal, this.#upgrades);
   }
 
   /** Drains the pools of a cluster's hosts that are not in `hostIds` (after an EDS update). */
@@ -104,9 +138,8 @@ export class UpstreamPools {
         continue;
       }
       for (const [id, hostPools] of pools.hosts) {
-        if (hostPools.http1?.isIdle() === true) delete hostPools.http1;
-        if (hostPools.http2?.isIdle() === true) delete hostPools.http2;
-        if (hostPools.http1 === undefined && hostPools.http2 === undefined) pools.hosts.delete(id);
+        for (const [key, pool] of hostPools.pools) if (pool.isIdle()) hostPools.pools.delete(key);
+        if (hostPools.pools.size === 0) pools.hosts.delete(id);
       }
     }
     for (const pool of this.#draining) {
@@ -114,18 +147,67 @@ export class UpstreamPools {
     }
   }
 
+  /** Closes every connection: pooled, draining, and upgraded sessions. */
   close(): void {
     this.#closed = true;
     if (this.#sweepTimer !== undefined) this.#options.timers.clearTimeout(this.#sweepTimer);
     for (const pools of this.#clusters.values()) {
-      for (const hostPools of pools.hosts.values()) {
-        hostPools.http1?.close();
-        hostPools.http2?.close();
-      }
+      for (const hostPools of pools.hosts.values()) for (const pool of hostPools.pools.values()) pool.close();
     }
     this.#clusters.clear();
     for (const pool of this.#draining) pool.close();
     this.#draining.clear();
+    for (const socket of this.#upgrades) socket.destroy();
+    this.#upgrades.clear();
+  }
+
+  #clusterPools(cluster: UpstreamCluster): ClusterPools {
+    let pools = this.#clusters.get(cluster.name);
+    if (pools === undefined || pools.cluster !== cluster) {
+      if (pools !== undefined) this.#drainCluster(pools);
+      pools = {
+        cluster,
+        settings: poolSettings(cluster),
+        stats: poolStats(this.#options.stats.scope(`cluster.${cluster.name}`)),
+        transport: this.#transports.of(cluster),
+        hosts: new Map(),
+      };
+      this.#clusters.set(cluster.name, pools);
+    }
+    return pools;
+  }
+
+  #hostPools(pools: ClusterPools, host: UpstreamHost): HostPools {
+    const socket = pools.transport.forHost(host);
+    let hostPools = pools.hosts.get(host.id);
+    if (hostPools === undefined || hostPools.socket !== socket) {
+      if (hostPools !== undefined) this.#drainHost(hostPools);
+      hostPools = { socket, pools: new Map() };
+      pools.hosts.set(host.id, hostPools);
+    }
+    return hostPools;
+  }
+
+  #newPool(pools: ClusterPools, host: UpstreamHost, protocol: 'http1' | 'http2', socket: UpstreamTransportSocket, sni: string | undefined): HttpConnectionPool {
+    if (socket.kind === 'unavailable') return new UnavailablePool(protocol, socket.reason, host, pools.stats);
+    const deps = this.#deps(pools, host, this.#security(pools.transport, socket, sni, protocol));
+    return protocol === 'http1' ? new Http1ConnectionPool(deps) : new Http2ConnectionPool(deps);
+  }
+
+  #deps(pools: ClusterPools, host: UpstreamHost, security: ConnectionSecurity): PoolDeps {
+    return { cluster: pools.cluster, host, settings: pools.settings, timers: this.#options.timers, stats: pools.stats, security };
+  }
+
+  #security(transport: ClusterTransport, socket: Exclude<UpstreamTransportSocket, { kind: 'unavailable' }>, sni: string | undefined, protocol: 'http1' | 'http2'): ConnectionSecurity {
+    if (socket.kind === 'raw') return PLAINTEXT;
+    const tls = socket.tls;
+    return {
+      kind: 'tls',
+      tls,
+      serverName: sni ?? tls.sni,
+      sanHost: transport.autoSanValidation ? sni : undefined,
+      alpn: alpnFor(tls.alpn, protocol),
+    };
   }
 
   #drainCluster(pools: ClusterPools): void {
@@ -135,8 +217,7 @@ export class UpstreamPools {
   }
 
   #drainHost(hostPools: HostPools): void {
-    for (const pool of [hostPools.http1, hostPools.http2]) {
-      if (pool === undefined) continue;
+    for (const pool of hostPools.pools.values()) {
       pool.drain();
       if (!pool.isIdle()) this.#draining.add(pool);
     }

@@ -1,0 +1,106 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { UpstreamHost } from './cluster.ts';
+import { refusePeer, type UpstreamTls } from './upstream-tls.ts';
+
+/** How one connection is secured: plaintext, or TLS with the SNI, SAN host and ALPN chosen for it. */
+export type ConnectionSecurity =
+  | { readonly kind: 'raw' }
+  | {
+    readonly kind: 'tls';
+    readonly tls: UpstreamTls;
+    readonly serverName: string | undefined;
+    /** Auto SAN validation: the certificate must name this host (instead of the configured matchers). */
+    readonly sanHost: string | undefined;
+    readonly alpn: readonly string[];
+  };
+
+export const PLAINTEXT: ConnectionSecurity = { kind: 'raw' };
+
+/** What a connection carries: ALPN follows it when the TLS context names none. */
+export type ConnectionUse = 'http1' | 'http2' | 'tcp';
+
+/**
+ * The ALPN list for a connection: the configured one (without `h2` on an HTTP/1.1 connection,
+ * which must not negotiate it), else `h2` or `http/1.1` by the protocol spoken; none for tcp_proxy.
+ */
+export function alpnFor(configured: readonly string[], use: ConnectionUse): readonly string[] {
+  if (use === 'tcp') return configured;
+  if (use === 'http2') return configured.length > 0 ? configured : ['h2'];
+  const http1 = configured.filter((p) => p !== 'h2');
+  return http1.length > 0 ? http1 : ['http/1.1'];
+}
+
+/** The server's certificate was refused after the handshake (chain, SANs, pins). */
+export class PeerRefusedError extends Error {
+  override readonly name = 'PeerRefusedError';
+}
+
+/** Sockets ready for bytes: TCP connected and, for TLS, the handshake done and the server accepted. */
+const established = new WeakSet<net.Socket>();
+/** TLS sockets whose TCP connection is up: a failure before they are established is the handshake's. */
+const tcpUp = new WeakSet<net.Socket>();
+
+/**
+ * Opens a connection to a host: TCP, or TLS over it. A TLS socket is established once the
+ * handshake is done and the server's certificate passed the checks of its context; otherwise it
+ * is destroyed with the reason (a PeerRefusedError), as a connect failure. Node's own identity
+ * check is off: Envoy checks only what the context configures.
+ */
+export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity, options: { readonly allowHalfOpen?: boolean } = {}): net.Socket {
+  const allowHalfOpen = options.allowHalfOpen === true;
+  if (security.kind === 'raw') {
+    const socket = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen });
+    socket.once('connect', () => established.add(socket));
+    return socket;
+  }
+  const context = security.tls;
+  // Node's tls.connect passes allowHalfOpen on to the socket, though its types leave it out.
+  const connectOptions: tls.ConnectionOptions & { readonly allowHalfOpen: boolean } = {
+    host: host.address,
+    port: host.port,
+    ...(security.serverName !== undefined && { servername: security.serverName }),
+    secureContext: context.secureContext,
+    ...(security.alpn.length > 0 && { ALPNProtocols: [...security.alpn] }),
+    rejectUnauthorized: false,
+    checkServerIdentity: () => undefined,
+    allowHalfOpen,
+  };
+  const socket = tls.connect(connectOptions);
+  socket.setNoDelay(true);
+  socket.once('connect', () => tcpUp.add(socket));
+  socket.once('secureConnect', () => {
+    const refused = refusePeer(socket, context.verify, security.sanHost);
+    if (refused !== undefined) socket.destroy(new PeerRefusedError(refused));
+    else established.add(socket);
+  });
+  return socket;
+}
+
+export function isEstablished(socket: net.Socket): boolean {
+  return established.has(socket);
+}
+
+/** Calls `callback` once the socket is established (at once if it is); never if it fails first. */
+export function whenEstablished(socket: net.Socket, callback: () => void): void {
+  if (established.has(socket)) {
+    callback();
+    return;
+  }
+  socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
+    if (established.has(socket)) callback();
+  });
+}
+
+/**
+ * Envoy's %UPSTREAM_TRANSPORT_FAILURE_REASON% for a connection that failed before it was
+ * established: the TLS handshake's failure or the refusal of the server's certificate; undefined
+ * for a TCP failure.
+ */
+export function transportFailureReason(socket: net.Socket, error: Error): string | undefined {
+  if (error instanceof PeerRefusedError) return `TLS error: ${error.message}`;
+  if (!(socket instanceof tls.TLSSocket) || !tcpUp.has(socket) || established.has(socket)) return undefined;
+  // OpenSSL's errors carry a short `reason` ("tlsv1 alert unknown ca") beside a long message.
+  const reason = (error as Error & { reason?: unknown }).reason;
+  return `TLS error: ${typeof reason === 'string' && reason !== '' ? reason : error.message}`;
+}
