@@ -1,5 +1,5 @@
 import type { CommonHttpProtocolOptions, ConfigSource, Http1ProtocolOptions, Http2ProtocolOptions, TypedAny } from './core.ts';
-import type { FractionalPercent, RouteConfiguration, RuntimeFractionalPercent } from './route.ts';
+import type { FractionalPercent, HeaderMatcher, RouteConfiguration, RuntimeFractionalPercent } from './route.ts';
 import type { StringMatcher } from './tls.ts';
 
 /**
@@ -76,16 +76,29 @@ export interface HttpConnectionManager {
   readonly stripAnyHostPort?: boolean;
 }
 
-/** `envoy.extensions.filters.common.fault.v3.FaultDelay`. */
+/** `envoy.extensions.filters.common.fault.v3.FaultDelay`: one of fixedDelay or headerDelay. */
 export interface FaultDelay {
   readonly fixedDelay?: string;
+  /** The delay comes from the request's x-envoy-fault-delay-request header (milliseconds). */
+  readonly headerDelay?: Readonly<Record<string, never>>;
   readonly percentage?: FractionalPercent;
 }
 
-/** One of httpStatus or grpcStatus. */
+/** One of httpStatus, grpcStatus or headerAbort. */
 export interface FaultAbort {
   readonly httpStatus?: number;
   readonly grpcStatus?: number;
+  /** The status comes from the request's x-envoy-fault-abort-request (or -grpc-request) header. */
+  readonly headerAbort?: Readonly<Record<string, never>>;
+  readonly percentage?: FractionalPercent;
+}
+
+/** `envoy.extensions.filters.common.fault.v3.FaultRateLimit`: one of fixedLimit or headerLimit. */
+export interface FaultRateLimit {
+  /** KiB/s; a uint64, so proto3 JSON may carry it as a decimal string. */
+  readonly fixedLimit?: { readonly limitKbps: number | string };
+  /** The limit comes from the request's x-envoy-fault-throughput-response header (KiB/s). */
+  readonly headerLimit?: Readonly<Record<string, never>>;
   readonly percentage?: FractionalPercent;
 }
 
@@ -93,6 +106,23 @@ export interface HTTPFault {
   readonly '@type': typeof FAULT_TYPE;
   readonly delay?: FaultDelay;
   readonly abort?: FaultAbort;
+  /** Faults only for requests whose route goes to this cluster. */
+  readonly upstreamCluster?: string;
+  /** Faults only for requests matching all of these. */
+  readonly headers?: readonly HeaderMatcher[];
+  /** Faults only for requests whose x-envoy-downstream-service-node is one of these. */
+  readonly downstreamNodes?: readonly string[];
+  /** Unlimited when unset. */
+  readonly maxActiveFaults?: number;
+  readonly responseRateLimit?: FaultRateLimit;
+  readonly delayPercentRuntime?: string;
+  readonly abortPercentRuntime?: string;
+  readonly delayDurationRuntime?: string;
+  readonly abortHttpStatusRuntime?: string;
+  readonly maxActiveFaultsRuntime?: string;
+  readonly responseRateLimitPercentRuntime?: string;
+  readonly abortGrpcStatusRuntime?: string;
+  readonly disableDownstreamClusterStats?: boolean;
 }
 
 export interface CorsPolicy {

@@ -1,0 +1,2 @@
+export { FaultFilterFactory, type FaultFilterOptions } from './fault-filter.ts';
+export { FaultSettings, FAULT_HEADERS, parseFaultSettings } from './fault-settings.ts';
