@@ -3,6 +3,7 @@ import { httpControlPlaneClient, runCli } from '../cli/index.ts';
 import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
 import { registerControlPlaneCommand } from './control-plane-command.ts';
+import { registerProxyCommand } from './proxy-command.ts';
 
 /** Composition root of the `weft` command. */
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,6 +20,13 @@ const status = await runCli(process.argv.slice(2), {
   version: packageJson.version,
   controlPlane: (url) => httpControlPlaneClient(url),
   defaultControlPlaneUrl: process.env['WEFT_CONTROL_PLANE'] ?? 'http://127.0.0.1:15014',
-  extraCommands: [(program) => registerControlPlaneCommand(program, { stderr: (text) => process.stderr.write(text) })],
+  extraCommands: [
+    (program) => registerControlPlaneCommand(program, { stderr: (text) => process.stderr.write(text) }),
+    (program) => registerProxyCommand(program, {
+      stdout: (text) => process.stdout.write(text),
+      stderr: (text) => process.stderr.write(text),
+      version: packageJson.version,
+    }),
+  ],
 });
 process.exitCode = status;

@@ -70,4 +70,27 @@ describe('SnapshotPublisher', () => {
     assert.equal(events.length, 1);
     publisher.close();
   });
+
+  it('counts a proxy and the Pod it runs in once, but never merges two workloads of config that share an address', () => {
+    const config = new MemoryConfigSource({ analyzers: [] });
+    const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: reviews-v1-1, namespace: default, labels: {app: reviews, version: v1}}
+spec: {containers: [{name: app, image: reviews}]}
+status: {podIP: 127.0.0.2}
+`;
+    const entries = ['v2', 'v3'].map((version, i) => `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: reviews-${version}, namespace: default}
+spec: {address: 127.0.0.1, labels: {app: reviews, version: ${version}}, ports: {http: ${19080 + i}}}
+`).join('---\n');
+    config.apply([{ name: 'svc.yaml', text: SERVICE }, { name: 'pod.yaml', text: pod }, { name: 'entries.yaml', text: entries }]);
+    const proxies = new ProxyWorkloadRegistry();
+    const publisher = new SnapshotPublisher({ config, workloads: [proxies] });
+    proxies.register(PROXY, 'conn-1');
+    const snapshot = publisher.current();
+    const reviews = snapshot.service('reviews.default.svc.cluster.local')!;
+    assert.deepEqual(snapshot.endpoints(reviews, 9080).map((e) => `${e.address}:${e.port}`), ['127.0.0.1:19080', '127.0.0.1:19081', '127.0.0.2:9080']);
+    publisher.close();
+  });
 });

@@ -65,15 +65,19 @@ export class SnapshotPublisher {
   }
 }
 
-/** A connected proxy and the Pod it runs in are one workload: the first (the live proxy) is kept. */
+/**
+ * A connected proxy and the Pod (or WorkloadEntry) it runs in are one workload: the live proxy is
+ * kept. They are the same when namespace, address and labels agree; workloads from config never
+ * merge with each other, since several may share an address (hosts, local mode on 127.0.0.1).
+ */
 function dedupeWorkloads(workloads: readonly Workload[]): Workload[] {
-  const seen = new Set<string>();
-  return workloads.filter((w) => {
-    const key = `${w.namespace}/${w.address}`;
-    if (w.address !== '' && seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const proxies = new Set(workloads.filter((w) => w.origin === 'proxy' && w.address !== '').map(identity));
+  return workloads.filter((w) => w.origin === 'proxy' || !proxies.has(identity(w)));
+}
+
+function identity(workload: Workload): string {
+  const labels = Object.entries(workload.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([workload.namespace, workload.address, labels]);
 }
 
 /** A content hash per resource (`Kind/ns/name`) and per workload (`Workload/uid`). */

@@ -150,6 +150,12 @@ weight: 3`);
       assert.equal(entry.address, 'vm-1.example.com');
     });
 
+    it('sends mutual TLS only to an entry with a service account or the tlsMode label, as Istio', () => {
+      assert.equal(only(workloadEntry('address: 192.168.1.20')).tlsMode, 'disabled');
+      assert.equal(only(workloadEntry('address: 192.168.1.20\nserviceAccount: legacy-sa')).tlsMode, 'istio');
+      assert.equal(only(workloadEntry('address: 192.168.1.20', '{app: legacy, security.istio.io/tlsMode: istio}')).tlsMode, 'istio');
+    });
+
     it('sends plaintext to an entry labelled tlsMode disabled', () => {
       assert.equal(only(workloadEntry('address: 192.168.1.20', '{app: legacy, security.istio.io/tlsMode: disabled}')).tlsMode, 'disabled');
     });

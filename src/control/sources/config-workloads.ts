@@ -88,9 +88,15 @@ function workloadEntryWorkload(entry: Resource<'WorkloadEntry'>): Workload | und
     // Envoy's weights start at 1; Istio reads 0 as unset.
     weight: spec.weight !== undefined && spec.weight > 0 ? spec.weight : 1,
     healthy: conditionStatus(record(entry.object.status), 'Healthy') !== 'False',
-    tlsMode: labels[TLS_MODE_LABEL] === 'disabled' ? 'disabled' : 'istio',
+    // As Istio: the tlsMode label when present, else mutual TLS only for an entry with an identity (a service account).
+    tlsMode: entryTlsMode(labels[TLS_MODE_LABEL], spec.serviceAccount),
     origin: 'WorkloadEntry',
   };
+}
+
+function entryTlsMode(label: string | undefined, serviceAccount: string | undefined): 'istio' | 'disabled' {
+  if (label !== undefined) return label === 'istio' ? 'istio' : 'disabled';
+  return serviceAccount !== undefined && serviceAccount !== '' ? 'istio' : 'disabled';
 }
 
 function podAddress(status: Record<string, unknown>): string | undefined {

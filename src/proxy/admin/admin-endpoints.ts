@@ -10,6 +10,11 @@ import { buildConfigDump, type ConfigDumpSource } from './config-dump.ts';
 export type ServerState = 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING';
 
 /** Envoy's log levels, as `/logging` takes them. */
+export interface ListenerAddress {
+  readonly name: string;
+  readonly address: { readonly address: string; readonly port: number };
+}
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'error', 'critical', 'off'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -26,6 +31,8 @@ export interface AdminEndpointsOptions {
   /** The bootstrap and each xDS type's handler, in any order. */
   readonly configDump: readonly ConfigDumpSource[];
   readonly clusters: () => readonly ClusterStatus[];
+  /** Each listener and where it is bound (which, in tests and local mode, is not always its configured address). */
+  readonly listeners: () => readonly ListenerAddress[];
   readonly state: () => ServerState;
   readonly serverInfo: {
     readonly version: string;
@@ -115,6 +122,18 @@ export function adminEndpoints(options: AdminEndpointsOptions): AdminEndpoint[] 
       help: 'upstream cluster status (?format=json)',
       method: 'GET',
       handle: (request) => (request.query.get('format') === 'json' ? json(formatClustersJson(options.clusters())) : text(formatClustersText(options.clusters()))),
+    },
+    {
+      path: '/listeners',
+      help: 'print listener info (?format=json)',
+      method: 'GET',
+      handle: (request) => {
+        const listeners = options.listeners();
+        if (request.query.get('format') !== 'json') return text(listeners.map((l) => `${l.name}::${l.address.address}:${l.address.port}\n`).join(''));
+        return json({
+          listener_statuses: listeners.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address.address, port_value: l.address.port } } })),
+        });
+      },
     },
     statsEndpoint('/stats', options.stats, 'text'),
     statsEndpoint('/stats/prometheus', options.stats, 'prometheus'),

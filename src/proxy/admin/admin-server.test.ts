@@ -60,6 +60,7 @@ describe('the admin port', () => {
         stats,
         configDump: SOURCES,
         clusters: () => CLUSTERS,
+        listeners: () => [{ name: '0.0.0.0_8080', address: { address: '127.0.0.1', port: 41234 } }],
         state: () => state,
         serverInfo: { version: 'weft/0.1.0', node: { id: 'n1', cluster: 'p.default' }, commandLineOptions: { xdsAddress: '127.0.0.1:15010' }, startTime: 1_000_000 },
         clock: { now: () => now },
@@ -142,6 +143,13 @@ describe('the admin port', () => {
     const json = JSON.parse((await get('/clusters?format=json')).body) as { clusterStatuses: { hostStatuses: { address: unknown; healthStatus: unknown }[] }[] };
     assert.deepEqual(json.clusterStatuses[0]?.hostStatuses[0]?.address, { socketAddress: { address: '10.1.0.7', portValue: 9080 } });
     assert.deepEqual(json.clusterStatuses[0]?.hostStatuses[0]?.healthStatus, { edsHealthStatus: 'HEALTHY', failedOutlierCheck: true });
+  });
+
+  it('lists the listeners where they are bound, as text and in Envoy\'s JSON shape', async () => {
+    assert.equal((await get('/listeners')).body, '0.0.0.0_8080::127.0.0.1:41234\n');
+    assert.deepEqual(JSON.parse((await get('/listeners?format=json')).body), {
+      listener_statuses: [{ name: '0.0.0.0_8080', local_address: { socket_address: { address: '127.0.0.1', port_value: 41234 } } }],
+    });
   });
 
   it('serves the stats as text, JSON and Prometheus, filtered when asked', async () => {

@@ -6,6 +6,7 @@ export {
   LOG_LEVELS,
   type AdminEndpointsOptions,
   type LogLevel,
+  type ListenerAddress,
   type LogLevelControl,
   type ServerState,
 } from './admin-endpoints.ts';

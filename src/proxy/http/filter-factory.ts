@@ -6,7 +6,10 @@ import type { HttpFilter } from './exchange.ts';
 /** What a filter may use; injected so that tests control time and randomness. */
 export interface FilterDeps {
   readonly clusters: ClusterManager;
+  /** The proxy's root scope (the router writes `cluster.<name>.*` there). */
   readonly stats: StatsScope;
+  /** The connection manager's scope, `http.<stat_prefix>.`: where a filter's own stats go, as in Envoy. */
+  readonly httpStats: StatsScope;
   readonly clock: Clock;
   /** Uniform in [0, 1). */
   readonly random: () => number;

@@ -89,6 +89,10 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   private readonly draining = new Map<TimerHandle, readonly NetworkFilter[]>();
   private queue: Promise<unknown> = Promise.resolve();
   private connectionIds = 0;
+  /** Accepted connections not yet closed, for a drain to wait on. */
+  private readonly open = new Set<Socket>();
+  /** Listeners told to stop accepting (drain_listeners, shutdown): later updates do not bind them again. */
+  private stopped: (listener: CompiledListener) => boolean = () => false;
   private closed = false;
 
   constructor(options: ListenerManagerOptions) {
@@ -154,6 +158,40 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
     };
   }
 
+  /** Where each bound listener accepts connections. */
+  bound(): { readonly name: string; readonly address: Destination }[] {
+    return [...this.servers.values()].map((bound) => ({ name: bound.owner, address: bound.address })).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Stops accepting new connections on the listeners `which` selects (every one by default), now
+   * and after later updates; connections already accepted go on.
+   */
+  stopAccepting(which: (listener: Listener) => boolean = () => true): void {
+    const previous = this.stopped;
+    this.stopped = (listener) => previous(listener) || which(listener.config);
+    const servers = new Map(this.servers);
+    for (const [key, bound] of servers) {
+      const listener = this.listeners.get(bound.owner);
+      if (listener === undefined || !this.stopped(listener.config)) continue;
+      bound.server.close();
+      servers.delete(key);
+    }
+    this.servers = servers;
+  }
+
+  /** Every network filter stops taking new work: HTTP connections close once their streams end. */
+  drainConnections(): void {
+    for (const listener of this.listeners.values()) {
+      for (const filter of listener.retiredBy(undefined)) filter.drain?.();
+    }
+  }
+
+  /** How many accepted connections are still open. */
+  openConnections(): number {
+    return this.open.size;
+  }
+
   /** Stops accepting, closes every connection and filter. */
   close(): void {
     this.closed = true;
@@ -167,6 +205,8 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
       for (const filter of listener.retiredBy(undefined)) filter.close?.();
     }
     for (const socket of this.context.inspecting) socket.destroy();
+    for (const socket of this.open) socket.destroy();
+    this.open.clear();
     this.context.inspecting.clear();
     this.servers = new Map();
     this.listeners = new Map();
@@ -221,7 +261,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   private async bindAll(next: ReadonlyMap<string, CompiledListener>): Promise<Result<Map<string, BoundServer>, Map<string, string[]>>> {
     const wanted = new Map<string, { name: string; bind: BindAddress }>();
     for (const [name, config] of next) {
-      if (!config.bindToPort) continue;
+      if (!config.bindToPort || this.stopped(config)) continue;
       const current = this.listeners.get(name);
       const bind = current?.config.fingerprint === config.fingerprint && this.ownedKey(name) !== undefined
         ? undefined
@@ -322,6 +362,8 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   private accept(owner: string, socket: Socket): void {
     // Whoever takes the socket later handles its errors; an error before that only ends it.
     socket.on('error', (error) => this.context.deps.logger.debug('downstream connection failed', { listener: owner, error: error.message }));
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
     const listener = this.listeners.get(owner);
     if (listener === undefined) {
       socket.destroy();

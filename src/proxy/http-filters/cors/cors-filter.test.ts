@@ -44,7 +44,7 @@ function exchange(method: string, headers: Headers, perRoute: unknown): HttpExch
 
 /** Runs the filter; `upstream` counts how often the request went on. */
 async function run(method: string, headers: Headers, perRoute: unknown, random = 0): Promise<{ response: HttpResponse; forwarded: boolean }> {
-  const filter = factory.create({}, { clusters: { get: () => undefined, names: () => [] }, stats: nullStats, clock: { now: () => 0 }, random: () => random, logger: silent });
+  const filter = factory.create({}, { clusters: { get: () => undefined, names: () => [] }, stats: nullStats, httpStats: nullStats, clock: { now: () => 0 }, random: () => random, logger: silent });
   let forwarded = false;
   const response = await filter.handle(exchange(method, headers, perRoute), () => {
     forwarded = true;

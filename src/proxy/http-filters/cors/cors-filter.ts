@@ -32,7 +32,7 @@ export class CorsFilterFactory implements HttpFilterFactory<CorsConfig, Compiled
   }
 
   create(_config: CorsConfig, deps: FilterDeps): HttpFilter {
-    return new CorsFilter(deps.random, deps.stats.counter('cors.origin_valid'), deps.stats.counter('cors.origin_invalid'));
+    return new CorsFilter(deps.random, deps.httpStats.counter('cors.origin_valid'), deps.httpStats.counter('cors.origin_invalid'));
   }
 }
 

@@ -39,7 +39,8 @@ export class HttpConnectionManagerFactory implements NetworkFilterFactory<HcmCon
 
   create(config: HcmConfig, deps: NetworkFilterDeps): NetworkFilter {
     const stats = new HcmStats(deps.stats, config.statPrefix);
-    const filters = config.httpFilters.map((filter) => filter.factory.create(filter.config, deps));
+    const filterDeps = { ...deps, httpStats: deps.stats.scope(`http.${config.statPrefix}`) };
+    const filters = config.httpFilters.map((filter) => filter.factory.create(filter.config, filterDeps));
     // Answers for unroutable requests, redirects and direct responses sit just before the router.
     filters.splice(filters.length - 1, 0, new RouteReplyFilter(stats));
     const routes = config.routes;

@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import { err, ok, type Clock, type Logger, type Result, type Timers } from '../core/index.ts';
+import {
+  AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, type LogLevelControl, type ServerState,
+} from '../proxy/admin/index.ts';
+import type { HttpFilterFactory, HttpFilterRegistry } from '../proxy/http/filter-factory.ts';
+import { CorsFilterFactory } from '../proxy/http-filters/cors/index.ts';
+import { FaultFilterFactory } from '../proxy/http-filters/fault/index.ts';
+import { RouterFilterFactory } from '../proxy/http-filters/router/index.ts';
+import { ListenerManager, loadOriginalDestination, type BindAddress } from '../proxy/listener/index.ts';
+import { HttpConnectionManagerFactory } from '../proxy/network/http-connection-manager/index.ts';
+import type { NetworkFilterFactory } from '../proxy/network/network-filter.ts';
+import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
+import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
+import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
+import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
+import { UpstreamPools } from '../proxy/upstream/pools/index.ts';
+import { AdsClient, bootstrapDumpSource, xdsNode, type Bootstrap } from '../proxy/xds-client/index.ts';
+
+/** The system's clock and timers, for the proxy's parts. */
+export const systemClock: Clock = { now: () => Date.now() };
+export const systemTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/** Where listeners bind instead of their configured address (tests, local mode without iptables). */
+export interface ListenerBinding {
+  /** Bind every listener on this host (e.g. 127.0.0.1) instead of its configured address. */
+  readonly host?: string;
+  /** Configured port → port to bind (0: one the OS picks). */
+  readonly ports?: ReadonlyMap<number, number>;
+}
+
+export interface ProxyOptions {
+  readonly bootstrap: Bootstrap;
+  /** A logger per part of the proxy, by name (`/logging` lists and changes them). */
+  readonly loggers: ProxyLoggers;
+  readonly version: string;
+  readonly accessLog: AccessLogSink;
+  readonly binding?: ListenerBinding;
+  /** How long connections of a replaced or removed filter chain go on (Envoy's --drain-time-s). */
+  readonly drainTimeMs?: number;
+  /** How long a shutdown waits for open connections to finish before it closes them (Istio's terminationDrainDuration). */
+  readonly terminationDrainMs: number;
+  /** The options the proxy was started with, for /server_info. */
+  readonly commandLineOptions: Readonly<Record<string, unknown>>;
+  /** Asked to exit (/quitquitquit); the caller shuts the proxy down and ends the process. */
+  readonly onQuit: () => void;
+}
+
+/** The proxy's named loggers, each with a level that /logging can change. */
+export interface ProxyLoggers extends LogLevelControl {
+  get(name: ProxyLoggerName): Logger;
+}
+
+export const PROXY_LOGGER_NAMES = ['main', 'admin', 'config', 'upstream', 'http', 'connection'] as const;
+export type ProxyLoggerName = (typeof PROXY_LOGGER_NAMES)[number];
+
+export interface RunningProxy {
+  readonly adminPort: number;
+  readonly healthPort: number;
+  readonly statsPort: number;
+  state(): ServerState;
+  /** Each listener and where it accepts connections. */
+  listeners(): { readonly name: string; readonly address: { readonly address: string; readonly port: number } }[];
+  /** Waits until the initial config is in (or its fetch timed out): the proxy is LIVE. */
+  ready(): Promise<void>;
+  /**
+   * Graceful stop: stops accepting, lets open connections finish their requests (HTTP connections
+   * close when their streams end) for at most `terminationDrainMs`, then closes everything.
+   */
+  shutdown(): Promise<void>;
+  /** Closes everything at once. */
+  close(): Promise<void>;
+}
+
+/** The HTTP filters the proxy runs, by config type URL; `perRoute` is keyed by filter name, as routes key their per-filter config. */
+function httpFilters(pools: UpstreamPools, timers: Timers): { registry: HttpFilterRegistry; perRoute: ReadonlyMap<string, PerFilterConfigParser> } {
+  const named: [name: string, factory: HttpFilterFactory][] = [
+    ['envoy.filters.http.fault', new FaultFilterFactory({ timers }) as HttpFilterFactory],
+    ['envoy.filters.http.cors', new CorsFilterFactory() as HttpFilterFactory],
+    ['envoy.filters.http.router', new RouterFilterFactory({ pools, timers }) as HttpFilterFactory],
+  ];
+  const perRoute = new Map<string, PerFilterConfigParser>();
+  for (const [name, factory] of named) {
+    const parse = factory.parsePerRoute;
+    if (parse !== undefined) perRoute.set(name, (config) => parse.call(factory, config));
+  }
+  return { registry: new Map(named.map(([, factory]) => [factory.typeUrl, factory])), perRoute };
+}
+
+function bindAddress(binding: ListenerBinding | undefined): ((listener: { readonly address: string; readonly port: number }) => BindAddress) | undefined {
+  if (binding === undefined || (binding.host === undefined && binding.ports === undefined)) return undefined;
+  return (listener) => ({ host: binding.host ?? listener.address, port: binding.ports?.get(listener.port) ?? listener.port });
+}
+
+/**
+ * Builds and starts a proxy from its bootstrap: stats, the cluster manager (CDS, EDS), route
+ * tables (RDS), the HTTP and network filters, the listener manager (LDS), the ADS client that
+ * feeds them, and the admin, health and Prometheus ports.
+ */
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const { bootstrap, loggers } = options;
+  const clock = systemClock;
+  const timers = systemTimers;
+  const random = Math.random;
+  const stats = new StatsStore();
+  const startTime = clock.now();
+
+  const clusters = new XdsClusterManager({ stats, timers, clock, random, logger: loggers.get('upstream') });
+  const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream') });
+  const filters = httpFilters(pools, timers);
+  const routes = new RouteConfigStore({ clock, perFilterConfigParsers: filters.perRoute });
+  const networkFilters: NetworkFilterFactory[] = [
+    new HttpConnectionManagerFactory({ routes, httpFilters: filters.registry, timers, newRequestId: randomUUID }) as NetworkFilterFactory,
+    new TcpProxyFactory({ timers, logger: loggers.get('upstream') }) as NetworkFilterFactory,
+  ];
+  const originalDestination = loadOriginalDestination();
+  if (!originalDestination.ok) loggers.get('main').warn(`${originalDestination.error}; redirected connections are taken as addressed to the listener`);
+  const binding = bindAddress(options.binding);
+  const listeners = new ListenerManager({
+    filters: new Map(networkFilters.map((f) => [f.typeUrl, f])),
+    deps: { clusters, stats, accessLog: options.accessLog, clock, random, logger: loggers.get('connection') },
+    timers,
+    ...(originalDestination.ok ? { originalDestination: originalDestination.value } : {}),
+    ...(binding === undefined ? {} : { bindAddress: binding }),
+    ...(options.drainTimeMs === undefined ? {} : { drainTimeMs: options.drainTimeMs }),
+  });
+
+  const ads = new AdsClient({
+    ads: bootstrap.ads,
+    node: xdsNode(bootstrap, options.version),
+    handlers: [clusters.cds, clusters.eds, listeners, routes],
+    clock,
+    timers,
+    random,
+    logger: loggers.get('config'),
+    stats,
+  });
+
+  let state: ServerState = 'INITIALIZING';
+  let closed = false;
+  const admin = new AdminServer({
+    logger: loggers.get('admin'),
+    endpoints: adminEndpoints({
+      stats,
+      configDump: [bootstrapDumpSource(bootstrap, new Date(startTime).toISOString()), ...ads.configDumpSources()],
+      clusters: () => clusters.dump().statuses.map(adminClusterStatus),
+      listeners: () => listeners.bound(),
+      state: () => state,
+      serverInfo: { version: options.version, node: xdsNode(bootstrap, options.version), commandLineOptions: options.commandLineOptions, startTime },
+      clock,
+      logLevels: loggers,
+      drainListeners: ({ inboundOnly }) => {
+        listeners.stopAccepting(inboundOnly ? (listener) => listener.trafficDirection === 'INBOUND' || listener.name === 'virtualInbound' : undefined);
+        listeners.drainConnections();
+        state = 'DRAINING';
+      },
+      quit: options.onQuit,
+    }),
+  });
+  const health = new AdminServer({ logger: loggers.get('admin'), endpoints: healthEndpoints({ state: () => state }) });
+  const prometheus = new AdminServer({ logger: loggers.get('admin'), endpoints: prometheusEndpoints({ stats }) });
+
+  const closeAll = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await ads.close();
+    listeners.close();
+    pools.close();
+    clusters.close();
+    await Promise.all([admin.close(), health.close(), prometheus.close()]);
+  };
+
+  let ports: number[];
+  try {
+    ports = await Promise.all([admin.listen(bootstrap.admin.address), health.listen(bootstrap.health.address), prometheus.listen(bootstrap.stats.address)]);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+  const [adminPort, healthPort, statsPort] = ports as [number, number, number];
+  const main = loggers.get('main');
+  main.info('admin listening', { address: `${hostOf(bootstrap.admin.address)}:${adminPort}` });
+  main.info('health listening', { address: `${hostOf(bootstrap.health.address)}:${healthPort}` });
+  main.info('prometheus listening', { address: `${hostOf(bootstrap.stats.address)}:${statsPort}` });
+
+  ads.start();
+  const initialized = ads.ready().then(() => {
+    if (state === 'INITIALIZING') state = 'LIVE';
+    main.info('proxy ready', { listeners: listeners.bound().map((l) => `${l.name}=${l.address.address}:${l.address.port}`).join(',') });
+  });
+  initialized.catch(() => undefined);
+
+  let shuttingDown: Promise<void> | undefined;
+  return {
+    adminPort,
+    healthPort,
+    statsPort,
+    state: () => state,
+    listeners: () => listeners.bound(),
+    ready: () => initialized,
+    shutdown: () => {
+      shuttingDown ??= (async () => {
+        state = 'DRAINING';
+        listeners.stopAccepting();
+        listeners.drainConnections();
+        const deadline = clock.now() + options.terminationDrainMs;
+        while (listeners.openConnections() > 0 && clock.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        const left = listeners.openConnections();
+        if (left > 0) main.warn('termination drain time is over, closing the connections still open', { connections: left });
+        await closeAll();
+      })();
+      return shuttingDown;
+    },
+    close: closeAll,
+  };
+}
+
+/** The cluster manager's view of a cluster, as the admin port's `/clusters` shows it. */
+function adminClusterStatus(status: ClusterStatus): AdminClusterStatus {
+  const limits = status.circuitBreakers;
+  return {
+    name: status.name,
+    addedViaApi: true,
+    circuitBreakers: [{ priority: 'default', maxConnections: limits.connections, maxPendingRequests: limits.pendingRequests, maxRequests: limits.requests, maxRetries: limits.retries }],
+    hosts: status.hosts.map((host) => {
+      const [region, zone, subZone] = host.locality.split('/');
+      return {
+        address: host.id,
+        ...(host.hostname === undefined ? {} : { hostname: host.hostname }),
+        counters: { cx_connect_fail: host.cxConnectFail, cx_total: host.cxTotal, rq_error: host.rqError, rq_success: host.rqTotal - host.rqError, rq_timeout: host.rqTimeout, rq_total: host.rqTotal },
+        gauges: { cx_active: host.cxActive, rq_active: host.rqActive },
+        healthFlags: host.healthFlags === 'healthy' ? [] : host.healthFlags.split('/').filter((flag) => flag !== ''),
+        weight: host.weight,
+        priority: host.priority,
+        ...(host.locality === '' ? {} : { locality: { ...(region ? { region } : {}), ...(zone ? { zone } : {}), ...(subZone ? { subZone } : {}) } }),
+      };
+    }),
+  };
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':'));
+}
+
+/** Parses `--port-map 8080=0` entries. */
+export function parsePortMap(entries: readonly string[]): Result<Map<number, number>, string> {
+  const map = new Map<number, number>();
+  for (const entry of entries) {
+    const match = /^(\d{1,5})=(\d{1,5})$/.exec(entry);
+    const from = Number(match?.[1]);
+    const to = Number(match?.[2]);
+    if (match === null || from < 1 || from > 65_535 || to > 65_535) {
+      return err(`--port-map ${entry}: expected CONFIGURED=BOUND, two port numbers (BOUND 0 lets the system pick), e.g. 8080=18080`);
+    }
+    map.set(from, to);
+  }
+  return ok(map);
+}
