@@ -16,6 +16,7 @@ import { ServiceAccountKind, type ServiceAccount } from './kubernetes/service-ac
 import { PodKind, type Pod } from './kubernetes/pod.ts';
 import { SecretKind, type Secret } from './kubernetes/secret.ts';
 import { DeploymentKind, type Deployment } from './kubernetes/deployment.ts';
+import { LocalWorkloadKind, type LocalWorkload } from './weft/local-workload.ts';
 
 /** The validated object of each kind Weft reads. */
 export interface KindObjects {
@@ -36,6 +37,7 @@ export interface KindObjects {
   Pod: Pod;
   Secret: Secret;
   Deployment: Deployment;
+  LocalWorkload: LocalWorkload;
 }
 
 export type KindName = keyof KindObjects;
@@ -49,6 +51,7 @@ export function builtinKinds(): KindRegistry {
     PeerAuthenticationKind, RequestAuthenticationKind, AuthorizationPolicyKind,
     TelemetryKind,
     NamespaceKind, ServiceKind, ServiceAccountKind, PodKind, SecretKind, DeploymentKind,
+    LocalWorkloadKind,
   ];
   return new Map(all.map((k) => [k.kind, k]));
 }
