@@ -18,6 +18,11 @@ export interface DownstreamStream {
   readonly acceptsTrailers: boolean;
   /** The Upgrade token of an HTTP/1.1 upgrade request, lower-case; undefined otherwise. */
   readonly upgrade: string | undefined;
+  /**
+   * A rule of HTTP the request breaks that the codec let through (more than one Host header,
+   * RFC 9112 §3.2), as the response details; the connection manager answers 400.
+   */
+  readonly malformed: string | undefined;
   /** Set once, before any event can fire. */
   attach(events: DownstreamStreamEvents): void;
   /** The whole request body has arrived. */

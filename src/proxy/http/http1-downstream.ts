@@ -108,6 +108,15 @@ function requestHead(req: http.IncomingMessage, headers: Headers): RequestHead {
   };
 }
 
+function hostHeaders(raw: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') count++;
+  }
+  return count;
+}
+
 function headerBytes(raw: readonly string[]): number {
   let bytes = 0;
   for (const part of raw) bytes += part.length;
@@ -121,6 +130,7 @@ abstract class Http1StreamBase {
   readonly headerBytes: number;
   readonly acceptsTrailers: boolean;
   readonly upgrade: string | undefined;
+  readonly malformed: string | undefined;
   protected events: DownstreamStreamEvents = NO_EVENTS;
   protected readonly req: http.IncomingMessage;
   /** The response is over: sent to its end, reset, or the downstream went away. */
@@ -138,6 +148,8 @@ abstract class Http1StreamBase {
     if (headers['expect'] !== undefined && hasToken(headers['expect'], '100-continue')) delete headers['expect'];
     this.head = requestHead(req, headers);
     this.headerCount = req.rawHeaders.length / 2;
+    // Node keeps the first Host and drops the others; a proxy that routes by one while the app reads another is a smuggling vector.
+    this.malformed = hostHeaders(req.rawHeaders) > 1 ? 'http1.multiple_host_headers' : undefined;
     this.headerBytes = headerBytes(req.rawHeaders);
     this.body = req;
     req.on('error', () => {});

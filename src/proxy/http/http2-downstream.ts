@@ -49,6 +49,8 @@ class Http2Stream implements DownstreamStream {
   readonly headerBytes: number;
   readonly acceptsTrailers = true;
   readonly upgrade = undefined;
+  /** Node's HTTP/2 parser refuses what HTTP/2 forbids (RFC 9113 §8.2). */
+  readonly malformed = undefined;
   readonly #stream: http2.ServerHttp2Stream;
   #events: DownstreamStreamEvents = NO_EVENTS;
   #ended = false;

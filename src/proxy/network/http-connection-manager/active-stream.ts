@@ -152,6 +152,10 @@ export class ActiveStream implements HttpExchange {
       this.#closeConnection = true;
       return { status: 426, details: 'low_version' };
     }
+    if (stream.malformed !== undefined) {
+      this.#closeConnection = true;
+      return { status: 400, details: stream.malformed };
+    }
     if (head.authority === '') return { status: 400, details: 'missing_host_header' };
     if (stream.upgrade !== undefined && this.upgrade === undefined) {
       if (stream.upgrade === 'websocket') stats.rqWsOnNonWsRoute.inc();

@@ -205,6 +205,14 @@ describe('HTTP connection manager over HTTP/1.1', () => {
     assert.match(await rawExchange(p.port, 'GET / HTTP/1.1\r\n\r\n', headArrived), /^HTTP\/1\.1 400 /);
   });
 
+  it('answers 400 to a request with two Host headers, never routing it, and closes the connection', async () => {
+    const p = await proxy();
+    const reply = await rawExchange(p.port, 'GET / HTTP/1.1\r\nHost: a.example\r\nhost: b.example\r\n\r\n');
+    assert.match(reply, /^HTTP\/1\.1 400 /);
+    assert.match(reply, /connection: close/i);
+    assert.equal(p.router.seen.length, 0);
+  });
+
   it('normalizes the path before routing when configured', async () => {
     const p = await proxy({ config: { normalizePath: true, mergeSlashes: true } });
     await get(p.port, '/a/./b/../c//d%7e');
