@@ -302,7 +302,7 @@ describe('weft proxy as the ingress gateway of the seed examples', () => {
   });
 });
 
-describe('weft proxy on SIGTERM', () => {
+describe('weft proxy on SIGTERM (fed over Delta ADS)', () => {
   it('stops accepting, lets the request in flight finish, and exits 0', async () => {
     const seen: Seen[] = [];
     const booking = await upstream('booking-service', seen);
@@ -313,7 +313,7 @@ describe('weft proxy on SIGTERM', () => {
       config: { directory: dir }, xdsAddress: '127.0.0.1:0', debugAddress: '127.0.0.1:0', logger: silent, push: { debounceQuietMs: 20, debounceMaxMs: 200 },
     });
     // A deadline far beyond the test's own wait: the proxy must exit because its connections are done.
-    const proxy = new ProxyProcess(`127.0.0.1:${controlPlane.xdsPort}`, ['--termination-drain-duration', '60s', '--access-log', 'off']);
+    const proxy = new ProxyProcess(`127.0.0.1:${controlPlane.xdsPort}`, ['--termination-drain-duration', '60s', '--access-log', 'off', '--ads-mode', 'delta']);
     try {
       await proxy.ready();
       const port = await proxy.listenerPort('0.0.0.0_80');
