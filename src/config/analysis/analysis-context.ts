@@ -17,9 +17,9 @@ export interface RegistryService {
   readonly ports: readonly ServicePort[];
 }
 
-/** Something a workload selector can select: a Pod, the pod template of a Deployment, a WorkloadEntry. */
+/** Something a workload selector can select: a Pod, the pod template of a Deployment, a WorkloadEntry, a LocalWorkload. */
 export interface Workload {
-  readonly resource: Resource<'Pod'> | Resource<'Deployment'> | Resource<'WorkloadEntry'>;
+  readonly resource: Resource<'Pod'> | Resource<'Deployment'> | Resource<'WorkloadEntry'> | Resource<'LocalWorkload'>;
   readonly namespace: string;
   readonly labels: Labels;
 }
@@ -85,6 +85,7 @@ export function createAnalysisContext(resources: readonly AnyResource[]): Analys
     ...ofKind('Pod').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.metadata.labels ?? {} })),
     ...ofKind('Deployment').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.spec.template.metadata?.labels ?? {} })),
     ...ofKind('WorkloadEntry').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.spec.labels ?? {} })),
+    ...ofKind('LocalWorkload').map((resource) => ({ resource, namespace: resource.namespace, labels: resource.object.spec.labels })),
   ];
   const workloadsByNamespace = groupBy(workloads, (w) => w.namespace);
   const workloadsIn = (namespace: string): readonly Workload[] =>

@@ -43,7 +43,7 @@ describe('NoMatchingWorkloads', () => {
     ]);
   });
 
-  it('finds workloads among Pods, Deployment pod templates and WorkloadEntries', () => {
+  it('finds workloads among Pods, Deployment pod templates, WorkloadEntries and LocalWorkloads', () => {
     assert.deepEqual(run(policy('default', 'reviews') + pod('default', 'reviews')), []);
     assert.deepEqual(run(policy('default', 'reviews') + deployment('default', 'reviews')), []);
     assert.deepEqual(run(`${policy('default', 'reviews')}apiVersion: networking.istio.io/v1
@@ -53,6 +53,16 @@ spec:
   address: 10.0.0.7
   labels: {app: reviews}
 `), []);
+    const local = (app: string): string => `apiVersion: local.weft.dev/v1alpha1
+kind: LocalWorkload
+metadata: {name: ${app}-v1, namespace: default}
+spec:
+  labels: {app: ${app}}
+  ports: [{name: http, containerPort: 9080}]
+  command: [node, ${app}.ts]
+`;
+    assert.deepEqual(run(policy('default', 'reviews') + local('reviews')), []);
+    assert.equal(run(policy('default', 'reviews') + local('ratings')).length, 1);
   });
 
   it('says nothing when the input has no workload in the namespace', () => {
