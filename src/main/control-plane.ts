@@ -1,4 +1,5 @@
 import type { Logger } from '../core/index.ts';
+import { systemTimers } from './system.ts';
 import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
 import { AdsServer, type PushSettings } from '../control/ads/index.ts';
@@ -73,7 +74,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       logger.info('ads: proxy disconnected', { connection: connectionId });
     },
     clock: { now: () => Date.now() },
-    timers: { setTimeout: (callback, ms) => setTimeout(callback, ms), clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>) },
+    timers: systemTimers,
     logger,
     ...(options.push !== undefined ? { push: options.push } : {}),
   });

@@ -4,7 +4,8 @@ import { CliExit, ExitStatus } from '../cli/index.ts';
 import { parseDuration } from '../core/index.ts';
 import { accessLogFormatter, BufferedAccessLogSink, openAccessLogFile, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { parseBootstrap, type BootstrapFlags } from '../proxy/xds-client/index.ts';
-import { parsePortMap, startProxy, systemTimers } from './proxy.ts';
+import { parsePortMap, startProxy } from './proxy.ts';
+import { systemTimers } from './system.ts';
 import { isProxyLogLevel, proxyLoggers } from './proxy-loggers.ts';
 
 interface ProxyFlags extends Omit<BootstrapFlags, 'labels'> {

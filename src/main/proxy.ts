@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { err, ok, type Clock, type Logger, type Result, type Timers } from '../core/index.ts';
+import { err, ok, type Logger, type Result, type Timers } from '../core/index.ts';
+import { systemClock, systemTimers } from './system.ts';
 import {
   AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, type LogLevelControl, type ServerState,
 } from '../proxy/admin/index.ts';
@@ -16,13 +17,6 @@ import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
 import { UpstreamPools } from '../proxy/upstream/pools/index.ts';
 import { AdsClient, bootstrapDumpSource, xdsNode, type Bootstrap } from '../proxy/xds-client/index.ts';
-
-/** The system's clock and timers, for the proxy's parts. */
-export const systemClock: Clock = { now: () => Date.now() };
-export const systemTimers: Timers = {
-  setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
-};
 
 /** Where listeners bind instead of their configured address (tests, local mode without iptables). */
 export interface ListenerBinding {
