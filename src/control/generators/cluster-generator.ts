@@ -11,6 +11,7 @@ import {
 import {
   BLACK_HOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, inboundClusterName, outboundClusterName, outboundSni,
 } from './cluster-name.ts';
+import { httpProxyTunnelCluster } from './explicit-proxy.ts';
 import { egressServices, type ImportedService } from './egress-services.ts';
 import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { endpointAddress, placedEndpoint } from './lb-endpoint.ts';
@@ -28,7 +29,7 @@ const DNS_REFRESH_RATE = '60s';
 const INBOUND_PASSTHROUGH_BIND = { v4: '127.0.0.6', v6: '::6' };
 
 /** The proxy fields this generator (and what it calls) reads. */
-const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'locality', 'ipAddresses', 'ports'];
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'locality', 'ipAddresses', 'ports', 'interceptionMode', 'appPorts'];
 
 /**
  * CDS, as Istio's sidecars and gateways see it. A sidecar gets one outbound cluster per service
@@ -60,6 +61,7 @@ export class ClusterGenerator implements Generator {
         ...(proxy.kind === 'sidecar' ? inboundClusters(proxy, snapshot) : []),
         blackHoleCluster(snapshot.mesh),
         ...(proxy.kind === 'sidecar' ? [passthroughCluster(snapshot.mesh), inboundPassthroughCluster(proxy, snapshot.mesh)] : []),
+        ...(proxy.kind === 'sidecar' && proxy.interceptionMode === 'NONE' ? [httpProxyTunnelCluster(protoDuration(snapshot.mesh.connectTimeout))] : []),
       ];
     return clusters.filter((c) => names === 'all' || names.has(c.name)).map((c) => ({ name: c.name, resource: c }));
   }
@@ -187,7 +189,7 @@ function dnsLookupFamily(proxy: ProxyView): DnsLookupFamily {
 
 interface InboundPort {
   readonly port: number;
-  /** Where the application listens: `127.0.0.1:<port>`, or a Sidecar ingress defaultEndpoint. */
+  /** Where the application listens: `127.0.0.1:<port>` (in local mode the port the app was given), or a Sidecar ingress defaultEndpoint. */
   readonly endpoint: { readonly address: string; readonly port: number };
   readonly workloadPort?: WorkloadPort;
   /** The Sidecar's connection pool for the port: its ingress listener's, else inboundConnectionPool. */
@@ -198,7 +200,8 @@ interface InboundPort {
 function inboundPorts(proxy: ProxyView, snapshot: MeshSnapshot): InboundPort[] {
   const sidecar = snapshot.sidecarFor(proxy.namespace, proxy.labels)?.object.spec;
   const byPort = new Map<number, InboundPort>();
-  const local = (port: number): InboundPort['endpoint'] => ({ address: '127.0.0.1', port });
+  const appPorts = new Map(proxy.appPorts.map((p) => [p.port, p.appPort]));
+  const local = (port: number): InboundPort['endpoint'] => ({ address: '127.0.0.1', port: appPorts.get(port) ?? port });
   for (const p of proxy.ports) byPort.set(p.port, { port: p.port, endpoint: local(p.port), workloadPort: p });
   for (const ingress of sidecar?.ingress ?? []) {
     const number = ingress.port.number ?? 0;

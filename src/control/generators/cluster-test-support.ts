@@ -22,6 +22,8 @@ export function testProxy(partial: Partial<ProxyView> = {}): ProxyView {
     ports: [],
     locality: '',
     version: '1.0.0',
+    interceptionMode: 'REDIRECT',
+    appPorts: [],
     ...partial,
   };
 }

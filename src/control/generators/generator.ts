@@ -29,7 +29,7 @@ export interface Generator {
 }
 
 /** A field of ProxyView that generators read. */
-export type ProxyField = 'kind' | 'generator' | 'namespace' | 'labels' | 'locality' | 'ipAddresses' | 'ports';
+export type ProxyField = 'kind' | 'generator' | 'namespace' | 'labels' | 'locality' | 'ipAddresses' | 'ports' | 'interceptionMode' | 'appPorts';
 
 /** The values of `fields` of the proxy, as one string (labels in key order). */
 export function proxyKey(proxy: ProxyView, fields: readonly ProxyField[]): string {
@@ -41,6 +41,8 @@ export function proxyKey(proxy: ProxyView, fields: readonly ProxyField[]): strin
         return proxy.ipAddresses.join(',');
       case 'ports':
         return proxy.ports.map((p) => `${p.port}/${p.name ?? ''}/${p.protocol ?? ''}`).join(',');
+      case 'appPorts':
+        return proxy.appPorts.map((p) => `${p.port}=${p.appPort}`).join(',');
       default:
         return proxy[field];
     }

@@ -72,6 +72,8 @@ export interface HttpConnectionManagerOptions {
   readonly httpFilters: readonly HttpFilter[];
   /** At the edge the connection's peer is the client; behind a sidecar it is not. */
   readonly useRemoteAddress: boolean;
+  /** Accept CONNECT (an explicit HTTP proxy), besides WebSocket upgrades. */
+  readonly connect?: boolean;
 }
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): HttpConnectionManager {
@@ -87,7 +89,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
     useRemoteAddress: options.useRemoteAddress,
     normalizePath: true,
     pathWithEscapedSlashesAction: 'KEEP_UNCHANGED',
-    upgradeConfigs: [{ upgradeType: 'websocket' }],
+    upgradeConfigs: options.connect === true ? [{ upgradeType: 'websocket' }, { upgradeType: 'CONNECT' }] : [{ upgradeType: 'websocket' }],
   };
 }
 

@@ -2,6 +2,7 @@ import { TypeUrl } from '../../xds/index.ts';
 import type { RouteConfiguration } from '../../xds/envoy/index.ts';
 import type { ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
+import { HTTP_PROXY_ROUTE, httpProxyRouteConfiguration } from './explicit-proxy.ts';
 import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { gatewayRouteConfiguration, gatewayRouteName, gatewayServersByPort } from './route-gateway.ts';
 import { allGrpcTargets, grpcRouteConfiguration, grpcTarget } from './route-grpc.ts';
@@ -9,7 +10,7 @@ import { httpServicesOnPort, outboundRouteConfiguration } from './route-outbound
 import { outboundScope } from './route-scope.ts';
 
 /** The proxy fields this generator (and what it calls) reads. */
-const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels'];
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'interceptionMode'];
 
 /**
  * RDS, as Istio serves it: a sidecar asks for `<port>` (the route configuration of its
@@ -34,10 +35,11 @@ export class RouteGenerator implements Generator {
 
 function sidecarConfigs(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): RouteConfiguration[] {
   const scope = outboundScope(proxy, snapshot);
+  const explicit = proxy.interceptionMode === 'NONE' && (names === 'all' || names.has(HTTP_PROXY_ROUTE)) ? [httpProxyRouteConfiguration(proxy, snapshot, scope)] : [];
   const ports = names === 'all'
     ? [...new Set(scope.services.flatMap((s) => s.ports.map((p) => p.port)))].filter((p) => httpServicesOnPort(scope, p).length > 0).sort((a, b) => a - b)
     : [...names].filter((n) => /^\d+$/.test(n)).map(Number).filter((p) => p > 0 && p <= 65535);
-  return ports.map((port) => outboundRouteConfiguration(proxy, snapshot, scope, port));
+  return [...explicit, ...ports.map((port) => outboundRouteConfiguration(proxy, snapshot, scope, port))];
 }
 
 function gatewayConfigs(proxy: ProxyView, snapshot: MeshSnapshot, names: ReadonlySet<string> | 'all'): RouteConfiguration[] {

@@ -142,6 +142,11 @@ export function selectVirtualHost(virtualHosts: readonly VirtualHost[], authorit
 }
 
 export function routeMatches(match: RouteMatch, request: SimulatedRequest): boolean {
+  // A CONNECT has no path: only connectMatcher matches it, and connectMatcher matches nothing else.
+  const connect = request.method === 'CONNECT';
+  if (match.connectMatcher !== undefined || connect) {
+    return match.connectMatcher !== undefined && connect && (match.headers ?? []).every((h) => headerMatches(h, request));
+  }
   return pathMatches(match, pathOnly(request.path))
     && (match.headers ?? []).every((h) => headerMatches(h, request))
     && (match.queryParameters ?? []).every((q) => queryMatches(q, request))

@@ -2,10 +2,25 @@ import type { Labels } from './labels.ts';
 import type { WorkloadPort } from './workload.ts';
 
 /**
+ * How the workload's traffic reaches its sidecar (Istio's INTERCEPTION_MODE): REDIRECT (iptables
+ * sends it to 15001 and 15006), or NONE (nothing is captured: the sidecar binds the workload's
+ * ports itself and the app sends its outbound requests to the sidecar as to an HTTP proxy, which
+ * is Weft's local explicit mode).
+ */
+export type InterceptionMode = 'REDIRECT' | 'NONE';
+
+/** In local mode: the app serves the workload's `port` at `127.0.0.1:<appPort>`, since replicas share the host. */
+export interface AppPort {
+  readonly port: number;
+  readonly appPort: number;
+}
+
+/**
  * What the control plane knows of a connected proxy, read from its xDS node (id and metadata),
  * in Istio's conventions: node id `sidecar~10.0.0.1~reviews-v1-1.default~default.svc.cluster.local`
  * (or `router~...` for gateways), metadata NAMESPACE, LABELS, SERVICE_ACCOUNT, WORKLOAD_NAME,
- * INSTANCE_IPS, POD_PORTS, GENERATOR (`grpc` for proxyless gRPC clients), ISTIO_VERSION.
+ * INSTANCE_IPS, POD_PORTS, GENERATOR (`grpc` for proxyless gRPC clients), ISTIO_VERSION,
+ * INTERCEPTION_MODE, and Weft's APP_PORTS (local mode).
  */
 export interface ProxyView {
   readonly id: string;
@@ -21,4 +36,7 @@ export interface ProxyView {
   readonly ports: readonly WorkloadPort[];
   readonly locality: string;
   readonly version: string;
+  readonly interceptionMode: InterceptionMode;
+  /** Where the app serves each workload port when not at `127.0.0.1:<port>`; empty but in local mode. */
+  readonly appPorts: readonly AppPort[];
 }

@@ -32,6 +32,8 @@ describe('parseProxyNode', () => {
         ports: [],
         locality: '',
         version: '',
+        interceptionMode: 'REDIRECT',
+        appPorts: [],
       });
     });
 
@@ -125,7 +127,21 @@ describe('parseProxyNode', () => {
         ports: [{ port: 9080, name: 'http', protocol: 'TCP' }, { port: 9090 }],
         locality: 'us-east1/us-east1-b/rack-3',
         version: '1.24.0',
+        interceptionMode: 'REDIRECT',
+        appPorts: [],
       });
+    });
+
+    it('reads explicit mode: INTERCEPTION_MODE NONE and the app ports of local mode', () => {
+      const proxy = view({ id: SIDECAR_ID, metadata: { INTERCEPTION_MODE: 'NONE', APP_PORTS: '{"9080": 41000, "15": 16}' } });
+      assert.equal(proxy.interceptionMode, 'NONE');
+      assert.deepEqual(proxy.appPorts, [{ port: 15, appPort: 16 }, { port: 9080, appPort: 41000 }]);
+    });
+
+    it('refuses an interception mode Weft does not run and app ports that are not ports', () => {
+      assert.match(problem({ id: SIDECAR_ID, metadata: { INTERCEPTION_MODE: 'TPROXY' } }), /INTERCEPTION_MODE must be REDIRECT or NONE, got "TPROXY"/);
+      assert.match(problem({ id: SIDECAR_ID, metadata: { APP_PORTS: '{"9080": "x"}' } }), /APP_PORTS\["9080"\] must map a port number/);
+      assert.match(problem({ id: SIDECAR_ID, metadata: { APP_PORTS: '[1]' } }), /APP_PORTS must be a JSON mapping/);
     });
 
     it('prefers INSTANCE_IPS to the IP of the id, trimming spaces', () => {

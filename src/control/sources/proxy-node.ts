@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { err, ok, type Result } from '../../core/index.ts';
-import type { ProxyView, WorkloadPort } from '../model/index.ts';
+import type { AppPort, InterceptionMode, ProxyView, WorkloadPort } from '../model/index.ts';
 
 /**
  * An xDS node (envoy.config.core.v3.Node) in its proto3 JSON form, as a DiscoveryRequest carries
@@ -24,7 +24,9 @@ const ID_FORM = 'type~ip~name.namespace~domain, e.g. sidecar~10.0.0.1~reviews-v1
  * NAMESPACE (else the first label of the domain, else of the id's name, else `default`),
  * INSTANCE_IPS (comma-separated; else the id's IP), WORKLOAD_NAME (else the pod name), LABELS,
  * SERVICE_ACCOUNT (else `default`), POD_PORTS (a JSON list of container ports), GENERATOR (`grpc`
- * for proxyless gRPC), ISTIO_VERSION. Every problem of an unusable node is named in the error.
+ * for proxyless gRPC), ISTIO_VERSION, INTERCEPTION_MODE (REDIRECT, the default, or NONE; Istio's
+ * TPROXY is refused), APP_PORTS (local mode: JSON `{"9080": 41234}`, workload port to the
+ * loopback port the app serves it on). Every problem of an unusable node is named in the error.
  */
 export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
   const id = node.id;
@@ -68,6 +70,8 @@ export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
   const labels = stringMap(metadata['LABELS'], 'LABELS', problems);
   const ports = podPorts(metadata['POD_PORTS'], problems);
   const locality = node.locality === undefined ? '' : localityName(node.locality);
+  const interceptionMode = interception(text('INTERCEPTION_MODE'), problems);
+  const appPorts = appPortMap(metadata['APP_PORTS'], problems);
   const view: ProxyView = {
     id: name,
     kind,
@@ -80,6 +84,8 @@ export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
     ports,
     locality,
     version: text('ISTIO_VERSION') ?? '',
+    interceptionMode,
+    appPorts,
   };
   return problems.length > 0 ? err(`node "${id}": ${problems.join('; ')}`) : ok(view);
 }
@@ -154,6 +160,43 @@ function podPorts(value: unknown, problems: string[]): WorkloadPort[] {
     ports.push({ port: number, ...(name !== undefined && name !== '' ? { name } : {}), ...(protocol !== undefined && protocol !== '' ? { protocol } : {}) });
   });
   return ports;
+}
+
+function interception(value: string | undefined, problems: string[]): InterceptionMode {
+  if (value === undefined || value === '' || value === 'REDIRECT') return 'REDIRECT';
+  if (value === 'NONE') return 'NONE';
+  problems.push(`metadata INTERCEPTION_MODE must be REDIRECT or NONE, got "${value}"`);
+  return 'REDIRECT';
+}
+
+const APP_PORTS_FORM = 'a JSON mapping of workload port to app port such as {"9080": 41234}';
+
+function appPortMap(value: unknown, problems: string[]): AppPort[] {
+  if (value === undefined || value === null || value === '') return [];
+  let map: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      map = JSON.parse(value);
+    } catch {
+      problems.push(`metadata APP_PORTS is not valid JSON (expected ${APP_PORTS_FORM})`);
+      return [];
+    }
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    problems.push(`metadata APP_PORTS must be ${APP_PORTS_FORM}`);
+    return [];
+  }
+  const isPort = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+  const ports: AppPort[] = [];
+  for (const [key, appPort] of Object.entries(map)) {
+    const port = Number(key);
+    if (!isPort(port) || !isPort(appPort)) {
+      problems.push(`metadata APP_PORTS["${key}"] must map a port number to a port number (1-65535), got ${JSON.stringify(appPort)}`);
+      continue;
+    }
+    ports.push({ port, appPort });
+  }
+  return ports.sort((a, b) => a.port - b.port);
 }
 
 /** Istio's `region/zone/subzone`, shortened when the finer parts are unknown. */

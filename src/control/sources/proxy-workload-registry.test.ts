@@ -16,6 +16,8 @@ function sidecar(overrides: Partial<ProxyView> = {}): ProxyView {
     ports: [{ port: 9080, name: 'http', protocol: 'TCP' }],
     locality: 'us-east1/b',
     version: '1.24.0',
+    interceptionMode: 'REDIRECT',
+    appPorts: [],
     ...overrides,
   };
 }
@@ -49,6 +51,12 @@ describe('ProxyWorkloadRegistry', () => {
     }]);
     assert.equal(workload, registry.workloads()[0]);
     assert.equal(notified(), 1);
+  });
+
+  it('takes a sidecar labelled security.istio.io/tlsMode: disabled as one that does not accept mutual TLS', () => {
+    const registry = new ProxyWorkloadRegistry();
+    assert.equal(registry.register(sidecar({ labels: { app: 'reviews', 'security.istio.io/tlsMode': 'disabled' } }), 'conn-1')?.tlsMode, 'disabled');
+    assert.equal(registry.register(sidecar({ labels: { app: 'reviews', 'security.istio.io/tlsMode': 'istio' } }), 'conn-1')?.tlsMode, 'istio');
   });
 
   it('removes the workload when its connection closes', () => {

@@ -5,6 +5,8 @@ import type { WorkloadSource } from './workload-source.ts';
 
 /** The label that places a workload on a network (Istio's `topology.istio.io/network`). */
 const NETWORK_LABEL = 'topology.istio.io/network';
+/** The label Istio's injector puts on a pod whose sidecar accepts mutual TLS. */
+const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
 interface Connection {
   readonly uid: string;
@@ -96,7 +98,8 @@ function proxyWorkload(proxy: ProxyView): Workload | undefined {
     network: proxy.labels[NETWORK_LABEL] ?? '',
     weight: 1,
     healthy: true,
-    tlsMode: 'istio',
+    // A sidecar accepts Istio mTLS unless its labels say it does not (as a pod's label would).
+    tlsMode: proxy.labels[TLS_MODE_LABEL] === undefined || proxy.labels[TLS_MODE_LABEL] === 'istio' ? 'istio' : 'disabled',
     origin: 'proxy',
   };
 }

@@ -25,8 +25,16 @@ export interface Pipe {
   readonly path: string;
 }
 
-/** `envoy.config.core.v3.Address`: one of socketAddress or pipe. */
-export type Address = { readonly socketAddress: SocketAddress; readonly pipe?: never } | { readonly pipe: Pipe; readonly socketAddress?: never };
+/** An internal listener of the same proxy, reached in-process by its name. */
+export interface EnvoyInternalAddress {
+  readonly serverListenerName: string;
+}
+
+/** `envoy.config.core.v3.Address`: one of socketAddress, pipe or envoyInternalAddress. */
+export type Address =
+  | { readonly socketAddress: SocketAddress; readonly pipe?: never; readonly envoyInternalAddress?: never }
+  | { readonly pipe: Pipe; readonly socketAddress?: never; readonly envoyInternalAddress?: never }
+  | { readonly envoyInternalAddress: EnvoyInternalAddress; readonly socketAddress?: never; readonly pipe?: never };
 
 /** Per-filter metadata, keyed by filter name (`istio`, `envoy.transport_socket_match`). */
 export interface Metadata {

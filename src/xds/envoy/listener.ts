@@ -94,4 +94,6 @@ export interface Listener {
   readonly bindToPort?: boolean;
   readonly trafficDirection?: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
   readonly apiListener?: ApiListener;
+  /** Not bound: reached by clusters whose endpoints name it in an envoyInternalAddress. */
+  readonly internalListener?: Record<string, never>;
 }

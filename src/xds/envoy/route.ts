@@ -77,6 +77,8 @@ export interface RouteMatch {
   readonly dynamicMetadata?: readonly MetadataMatcher[];
   /** Only gRPC requests (content-type application/grpc) match. */
   readonly grpc?: Record<string, never>;
+  /** Only CONNECT requests match (and only this matcher matches them). */
+  readonly connectMatcher?: Record<string, never>;
   /** Matches this share of requests. */
   readonly runtimeFraction?: RuntimeFractionalPercent;
 }
@@ -170,7 +172,8 @@ export interface RouteAction {
   readonly hashPolicy?: readonly HashPolicy[];
   readonly maxGrpcTimeout?: string;
   readonly maxStreamDuration?: MaxStreamDuration;
-  readonly upgradeConfigs?: readonly { readonly upgradeType: string; readonly enabled?: boolean }[];
+  /** With `connectConfig`, the proxy terminates a CONNECT: it answers 200 and carries the tunnel's bytes to the cluster. */
+  readonly upgradeConfigs?: readonly { readonly upgradeType: string; readonly enabled?: boolean; readonly connectConfig?: Record<string, never> }[];
 }
 
 export type RedirectResponseCode = 'MOVED_PERMANENTLY' | 'FOUND' | 'SEE_OTHER' | 'TEMPORARY_REDIRECT' | 'PERMANENT_REDIRECT';
