@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { KindRegistry } from '../config/index.ts';
 import type { Analyzer } from '../config/analysis/index.ts';
 import { registerAnalyze } from './commands/analyze.ts';
+import { registerLocalCommands } from './commands/local.ts';
 import { registerProxyConfig } from './commands/proxy-config.ts';
 import { registerProxyStatus } from './commands/proxy-status.ts';
 import type { ControlPlaneClient } from './control-plane-client.ts';
@@ -15,6 +16,8 @@ export interface CliDeps {
   /** A client of the control plane's debug API at a URL. */
   readonly controlPlane: (url: string) => ControlPlaneClient;
   readonly defaultControlPlaneUrl: string;
+  /** Where local mode (`weft up`) keeps its state unless --state-dir says otherwise. */
+  readonly defaultStateDir: string;
   /** Commands that only the composition root can build (they start servers). */
   readonly extraCommands?: readonly ((program: Command) => void)[];
 }
@@ -29,6 +32,7 @@ export function buildProgram(deps: CliDeps): Command {
   registerAnalyze(program, deps);
   registerProxyStatus(program, deps);
   registerProxyConfig(program, deps);
+  registerLocalCommands(program, deps);
   for (const add of deps.extraCommands ?? []) add(program);
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: deps.io.stdout, writeErr: deps.io.stderr });
   return program;

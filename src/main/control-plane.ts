@@ -11,7 +11,7 @@ import { RouteGenerator } from '../control/generators/route-generator.ts';
 import type { Generator } from '../control/generators/generator.ts';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../control/model/index.ts';
 import { SnapshotPublisher } from '../control/snapshot/index.ts';
-import { FileConfigSource, parseProxyNode, ProxyWorkloadRegistry, type ConfigSource } from '../control/sources/index.ts';
+import { FileConfigSource, parseProxyNode, ProxyWorkloadRegistry, type ConfigSource, type ReadinessGate } from '../control/sources/index.ts';
 
 export interface ControlPlaneOptions {
   /** Where configuration comes from: a directory of YAML (local mode), or a source given by the caller. */
@@ -24,6 +24,8 @@ export interface ControlPlaneOptions {
   readonly push?: Partial<PushSettings>;
   readonly mesh?: MeshConfig;
   readonly controlPlaneId?: string;
+  /** When connected sidecars' workloads take traffic (local mode: their probes); at once when left out. */
+  readonly readiness?: ReadinessGate;
 }
 
 export interface RunningControlPlane {
@@ -59,7 +61,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   } else {
     config = options.config.source;
   }
-  const proxies = new ProxyWorkloadRegistry();
+  const proxies = new ProxyWorkloadRegistry(options.readiness === undefined ? {} : { readiness: options.readiness });
   const publisher = new SnapshotPublisher({ config, workloads: [proxies], mesh });
   const ads = new AdsServer({
     generators: builtinGenerators(),

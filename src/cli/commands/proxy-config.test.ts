@@ -68,6 +68,7 @@ async function run(args: string[]): Promise<{ status: number; stdout: string; st
     version: '0.1.0',
     controlPlane: () => client,
     defaultControlPlaneUrl: 'http://127.0.0.1:15014',
+    defaultStateDir: '/nonexistent',
   });
   return { status, stdout, stderr, paths };
 }

@@ -59,6 +59,19 @@ describe('ProxyWorkloadRegistry', () => {
     assert.equal(registry.register(sidecar({ labels: { app: 'reviews', 'security.istio.io/tlsMode': 'istio' } }), 'conn-1')?.tlsMode, 'istio');
   });
 
+  it('keeps a workload unhealthy until its readiness gate says it is ready', () => {
+    const ready = new Set<string>();
+    let changed: () => void = () => undefined;
+    const registry = new ProxyWorkloadRegistry({ readiness: { isReady: (uid) => ready.has(uid), subscribe: (l) => { changed = l; return () => undefined; } } });
+    registry.register(sidecar(), 'conn-1');
+    assert.equal(registry.workloads()[0]?.healthy, false);
+    const notified = counter(registry);
+    ready.add('proxy/default/reviews-v1-1');
+    changed();
+    assert.equal(registry.workloads()[0]?.healthy, true);
+    assert.equal(notified(), 1);
+  });
+
   it('removes the workload when its connection closes', () => {
     const registry = new ProxyWorkloadRegistry();
     registry.register(sidecar(), 'conn-1');

@@ -8,6 +8,16 @@ const NETWORK_LABEL = 'topology.istio.io/network';
 /** The label Istio's injector puts on a pod whose sidecar accepts mutual TLS. */
 const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
 
+/**
+ * Says whether a workload takes traffic yet (Kubernetes' readiness; in local mode, the replica's
+ * readiness probe). A workload the gate does not call ready is an unhealthy endpoint.
+ */
+export interface ReadinessGate {
+  isReady(uid: string): boolean;
+  /** Calls `listener` whenever readiness changed; returns the function that unsubscribes. */
+  subscribe(listener: () => void): () => void;
+}
+
 interface Connection {
   readonly uid: string;
   readonly workload: Workload;
@@ -18,6 +28,7 @@ interface Connection {
  * at least one of its connections is open; gateways (routers), proxyless gRPC clients and proxies
  * with no IP are not workloads (nothing routes to them as a service endpoint). A workload that
  * reconnects before its old stream closed stays one workload, described by its newest connection.
+ * Its uid is `proxy/<namespace>/<pod name>`.
  */
 export class ProxyWorkloadRegistry implements WorkloadSource {
   readonly #listeners = new ListenerSet<void>();
@@ -25,6 +36,13 @@ export class ProxyWorkloadRegistry implements WorkloadSource {
   /** The open connections of each workload, oldest first. */
   readonly #byUid = new Map<string, string[]>();
   #workloads: readonly Workload[] = [];
+  readonly #readiness: ReadinessGate | undefined;
+
+  /** Without a readiness gate, a connected sidecar's workload is ready at once. */
+  constructor(options: { readonly readiness?: ReadinessGate } = {}) {
+    this.#readiness = options.readiness;
+    this.#readiness?.subscribe(() => this.#refresh());
+  }
 
   /**
    * Records that `proxy` connected as `connectionId`. Returns the workload it counts as, or
@@ -73,6 +91,7 @@ export class ProxyWorkloadRegistry implements WorkloadSource {
   #refresh(): void {
     const next = [...this.#byUid.entries()]
       .map(([, ids]) => this.#connections.get(ids[ids.length - 1]!)!.workload)
+      .map((w) => (this.#readiness === undefined || this.#readiness.isReady(w.uid) ? w : { ...w, healthy: false }))
       .sort((a, b) => (a.uid < b.uid ? -1 : a.uid > b.uid ? 1 : 0));
     if (isDeepStrictEqual(next, this.#workloads)) return;
     this.#workloads = next;

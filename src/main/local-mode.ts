@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { builtinKinds, formatDiagnostic, type SourceFile } from '../config/index.ts';
+import { builtinAnalyzers } from '../config/analysis/index.ts';
+import type { ProxyStatus } from '../control/ads/index.ts';
+import { MemoryConfigSource } from '../control/sources/index.ts';
+import { ConfigJournal } from '../local/config-journal.ts';
+import { JournaledConfigStore } from '../local/journaled-config-store.ts';
+import { LocalApi } from '../local/local-api.ts';
+import { LocalMesh, type SidecarSync } from '../local/local-mesh.ts';
+import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
+import { consoleLogger } from './console-logger.ts';
+import { systemClock, systemTimers } from './system.ts';
+
+/** What `weft up` writes for the other commands to find the running mesh. */
+export interface MeshFile {
+  readonly pid: number;
+  readonly api: string;
+  readonly xds: string;
+  readonly debug: string;
+  readonly gateway?: string;
+  readonly addressPrefix: string;
+}
+
+export interface LocalModeOptions {
+  readonly stateDir: string;
+  /** Files or directories (their top-level YAML) applied at start, after what the state directory holds. */
+  readonly paths: readonly string[];
+  readonly gateway: { readonly httpPort: number; readonly httpsPort: number } | undefined;
+  readonly report: (line: string) => void;
+  /** Called when `weft down` asks the mesh to stop. */
+  readonly onShutdownRequest: () => void;
+}
+
+export interface RunningLocalMode {
+  readonly mesh: LocalMesh;
+  readonly controlPlane: RunningControlPlane;
+  readonly file: MeshFile;
+  /** Waits until every replica is ready and every sidecar synced, or the time is up; returns what is not. */
+  waitUntilReady(timeoutMs: number): Promise<string[]>;
+  close(): Promise<void>;
+  killNow(): void;
+}
+
+/** The `weft` entry point, which local mode runs as `weft proxy` for every sidecar. */
+const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+/**
+ * `weft up`: the control plane (in this process), the local API, and the local mesh (the gateway
+ * and every LocalWorkload's replicas with their sidecars), configured from the state directory's
+ * journal and then the paths given.
+ */
+export async function startLocalMode(options: LocalModeOptions): Promise<RunningLocalMode> {
+  const stateDir = resolve(options.stateDir);
+  mkdirSync(join(stateDir, 'logs'), { recursive: true, mode: 0o700 });
+  const meshPath = join(stateDir, 'mesh.json');
+  const running = readMeshFile(stateDir);
+  if (running !== undefined && isAlive(running.pid)) {
+    throw new Error(`a mesh is already running from ${stateDir} (pid ${running.pid}); stop it with "weft down" or use another --state-dir`);
+  }
+  const sources = readPaths(options.paths);
+  if (options.gateway !== undefined) {
+    await assertPortFree(options.gateway.httpPort, 'the gateway port (--port)');
+    await assertPortFree(options.gateway.httpsPort, 'the gateway HTTPS port (--https-port)');
+  }
+  const addressPrefix = await chooseAddressPrefix();
+
+  const kinds = builtinKinds();
+  const analyzers = builtinAnalyzers();
+  const config = new MemoryConfigSource({ kinds, analyzers });
+  const store = new JournaledConfigStore({ config, journal: new ConfigJournal(join(stateDir, 'config.jsonl')), kinds, analyzers });
+  for (const problem of store.replay()) options.report(`weft: ${problem}`);
+  if (sources.length > 0) {
+    const applied = store.apply(sources);
+    if (!applied.ok) throw new Error(`the configuration was refused:\n  ${applied.error.map((d) => formatDiagnostic(d)).join('\n  ')}`);
+    const changed = applied.value.changes.filter((c) => c.action !== 'unchanged').length;
+    options.report(`applied ${applied.value.changes.length} resources (${changed} new or changed) from ${options.paths.join(', ')}`);
+    for (const warning of applied.value.warnings) options.report(`warning: ${formatDiagnostic(warning)}`);
+  }
+
+  const logStream = createWriteStream(join(stateDir, 'logs', 'control-plane.log'), { flags: 'a' });
+  const logger = consoleLogger({ level: 'info', write: (line) => logStream.write(line) });
+  let mesh: LocalMesh | undefined;
+  const readinessListeners = new Set<() => void>();
+  const controlPlane = await startControlPlane({
+    config: { source: config },
+    xdsAddress: '127.0.0.1:0',
+    debugAddress: '127.0.0.1:0',
+    logger,
+    push: { debounceQuietMs: 20, debounceMaxMs: 200 },
+    readiness: {
+      isReady: (uid) => mesh?.isReady(uid) ?? false,
+      subscribe: (listener) => {
+        readinessListeners.add(listener);
+        return () => readinessListeners.delete(listener);
+      },
+    },
+  });
+  const xds = `127.0.0.1:${controlPlane.xdsPort}`;
+  options.report(`control plane ready: xDS ${xds}, debug API http://127.0.0.1:${controlPlane.debugPort}`);
+
+  mesh = new LocalMesh({
+    stateDir,
+    config,
+    xdsAddress: xds,
+    sidecarSync: (proxyId) => sidecarSync(controlPlane.ads.status(), proxyId),
+    proxyCommand: { command: process.execPath, args: [CLI_PATH, 'proxy', '--log-level', 'warning'] },
+    nodePath: process.execPath,
+    baseEnv: inheritedEnv(),
+    gateway: options.gateway,
+    addressPrefix,
+    clock: systemClock,
+    timers: systemTimers,
+    report: options.report,
+  });
+  mesh.subscribeReadiness(() => readinessListeners.forEach((l) => l()));
+
+  const token = randomBytes(32).toString('hex');
+  const api = new LocalApi({
+    token,
+    store,
+    status: () => ({ workloads: mesh!.workloads(), gateway: mesh!.gateway(), controlPlane: { xds, debug: `http://127.0.0.1:${controlPlane.debugPort}`, stateDir } }),
+    logFile: (name, namespace) => mesh!.logFile(name, namespace),
+    shutdown: options.onShutdownRequest,
+  });
+  const apiPort = await api.listen('127.0.0.1', 0);
+  writeFileSync(join(stateDir, 'token'), token, { mode: 0o600 });
+  const file: MeshFile = {
+    pid: process.pid,
+    api: `http://127.0.0.1:${apiPort}`,
+    xds,
+    debug: `http://127.0.0.1:${controlPlane.debugPort}`,
+    ...(options.gateway !== undefined ? { gateway: `http://127.0.0.1:${options.gateway.httpPort}` } : {}),
+    addressPrefix,
+  };
+  writeFileSync(meshPath, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
+
+  const close = async () => {
+    await mesh!.close();
+    await api.close();
+    await controlPlane.close();
+    rmSync(meshPath, { force: true });
+    rmSync(join(stateDir, 'token'), { force: true });
+    await new Promise<void>((done) => logStream.end(done));
+  };
+  try {
+    await mesh.start();
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  return {
+    mesh,
+    controlPlane,
+    file,
+    async waitUntilReady(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const pending = notReady(mesh!);
+        if (pending.length === 0 || Date.now() >= deadline) return pending;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    close,
+    killNow: () => mesh!.killNow(),
+  };
+}
+
+/** What keeps the mesh from being ready, one line per replica or gateway. */
+function notReady(mesh: LocalMesh): string[] {
+  const out: string[] = [];
+  const gateway = mesh.gateway();
+  if (gateway !== undefined && gateway.sync !== 'SYNCED') out.push(`the ingress gateway: ${gateway.sidecar.state}, ${gateway.sync.toLowerCase()}`);
+  for (const workload of mesh.workloads()) {
+    for (const replica of workload.replicas) {
+      if (!replica.ready) out.push(`${workload.namespace}/${replica.name}: app ${replica.app.state}, not ready (${replica.readiness})`);
+      else if (replica.sync !== 'SYNCED') out.push(`${workload.namespace}/${replica.name}: sidecar ${replica.sidecar.state}, ${replica.sync.toLowerCase()}`);
+    }
+  }
+  return out;
+}
+
+/** A sidecar is SYNCED when its newest stream has acknowledged every type it was sent. */
+export function sidecarSync(statuses: readonly ProxyStatus[], proxyId: string): SidecarSync {
+  const streams = statuses.filter((s) => s.proxyId === proxyId);
+  const newest = streams[streams.length - 1];
+  if (newest === undefined) return 'NOT CONNECTED';
+  if (newest.types.some((t) => t.state === 'ERROR')) return 'ERROR';
+  if (newest.types.some((t) => t.state === 'STALE')) return 'STALE';
+  return newest.types.some((t) => t.state === 'SYNCED') ? 'SYNCED' : 'STALE';
+}
+
+export function readMeshFile(stateDir: string): MeshFile | undefined {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, 'mesh.json'), 'utf8')) as MeshFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** A directory gives its top-level .yaml, .yml and .json files (subdirectories such as networking/ are applied by hand); a file gives itself. */
+function readPaths(paths: readonly string[]): SourceFile[] {
+  const files: SourceFile[] = [];
+  for (const path of paths) {
+    const absolute = resolve(path);
+    if (!existsSync(absolute)) throw new Error(`${path}: no such file or directory`);
+    const names = statSync(absolute).isDirectory()
+      ? readdirSync(absolute).filter((n) => /\.(ya?ml|json)$/.test(n)).sort().map((n) => join(absolute, n))
+      : [absolute];
+    if (names.length === 0) throw new Error(`${path}: no .yaml, .yml or .json files at its top level`);
+    for (const name of names) files.push({ name, text: readFileSync(name, 'utf8') });
+  }
+  return files;
+}
+
+function assertPortFree(port: number, what: string): Promise<void> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      fail(new Error(error.code === 'EADDRINUSE' ? `${what}: 127.0.0.1:${port} is in use by another program; choose another port` : `${what}: cannot listen on 127.0.0.1:${port}: ${error.message}`));
+    });
+    server.listen(port, '127.0.0.1', () => server.close(() => done()));
+  });
+}
+
+/**
+ * The loopback range the mesh gives its proxies: `127.<n>` for the first n from 10 whose admin
+ * port on `127.<n>.0.1` is free, so that two meshes on one machine do not collide.
+ */
+async function chooseAddressPrefix(): Promise<string> {
+  for (let n = 10; n < 40; n++) {
+    const prefix = `127.${n}`;
+    const outcome = await new Promise<'free' | 'busy' | 'unavailable'>((done) => {
+      const server = createServer();
+      server.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'EADDRINUSE' ? 'busy' : 'unavailable'));
+      server.listen(15000, `${prefix}.0.1`, () => server.close(() => done('free')));
+    });
+    if (outcome === 'free') return prefix;
+    if (outcome === 'unavailable') {
+      throw new Error(`cannot bind ${prefix}.0.1: local mode gives every proxy a loopback address of its own, which Linux routes for all of 127.0.0.0/8; `
+        + `on macOS add addresses to lo0 first (sudo ifconfig lo0 alias ${prefix}.0.1 up, and so on for .0.2, .0.3, ... one per replica)`);
+    }
+  }
+  throw new Error('no free loopback range 127.10-127.39 for the mesh\'s proxies (another mesh on each?)');
+}
+
+/** The environment of weft itself, as the base of every process it starts (PATH, HOME, locale). */
+function inheritedEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  return env;
+}
