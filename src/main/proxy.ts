@@ -15,6 +15,7 @@ import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
 import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
 import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
+import { InternalListeners } from '../proxy/upstream/internal-listeners.ts';
 import { UpstreamPools } from '../proxy/upstream/pools/index.ts';
 import { AdsClient, bootstrapDumpSource, xdsNode, type Bootstrap } from '../proxy/xds-client/index.ts';
 
@@ -103,12 +104,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const startTime = clock.now();
 
   const clusters = new XdsClusterManager({ stats, timers, clock, random, logger: loggers.get('upstream') });
-  const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream') });
+  const internalListeners = new InternalListeners();
+  const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream'), internalListeners });
   const filters = httpFilters(pools, timers);
   const routes = new RouteConfigStore({ clock, perFilterConfigParsers: filters.perRoute });
   const networkFilters: NetworkFilterFactory[] = [
     new HttpConnectionManagerFactory({ routes, httpFilters: filters.registry, timers, newRequestId: randomUUID }) as NetworkFilterFactory,
-    new TcpProxyFactory({ timers, logger: loggers.get('upstream') }) as NetworkFilterFactory,
+    new TcpProxyFactory({ timers, logger: loggers.get('upstream'), internalListeners }) as NetworkFilterFactory,
   ];
   const originalDestination = loadOriginalDestination();
   if (!originalDestination.ok) loggers.get('main').warn(`${originalDestination.error}; redirected connections are taken as addressed to the listener`);
@@ -117,6 +119,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     filters: new Map(networkFilters.map((f) => [f.typeUrl, f])),
     deps: { clusters, stats, accessLog: options.accessLog, clock, random, logger: loggers.get('connection') },
     timers,
+    internalListeners,
     ...(originalDestination.ok ? { originalDestination: originalDestination.value } : {}),
     ...(binding === undefined ? {} : { bindAddress: binding }),
     ...(options.drainTimeMs === undefined ? {} : { drainTimeMs: options.drainTimeMs }),

@@ -16,7 +16,7 @@ export interface DownstreamStream {
   readonly headerBytes: number;
   /** HTTP/2, or HTTP/1.1 with `TE: trailers`: response trailers can be sent. */
   readonly acceptsTrailers: boolean;
-  /** The Upgrade token of an HTTP/1.1 upgrade request, lower-case; undefined otherwise. */
+  /** The Upgrade token of an HTTP/1.1 upgrade request, lower-case; `connect` for a CONNECT; undefined otherwise. */
   readonly upgrade: string | undefined;
   /**
    * A rule of HTTP the request breaks that the codec let through (more than one Host header,
@@ -31,7 +31,8 @@ export interface DownstreamStream {
   responseStarted(): boolean;
   /**
    * Writes the response: the head, then the body with backpressure, then trailers if the client
-   * takes them. An upgrade answered 101 with `upgraded` becomes a raw tunnel.
+   * takes them. An upgrade answered 101 with `upgraded`, or a CONNECT answered 2xx with it,
+   * becomes a raw tunnel.
    */
   respond(response: HttpResponse, options: RespondOptions): void;
   /** Abandons the stream: HTTP/2 RST_STREAM; HTTP/1 closes the connection. Reports no event. */

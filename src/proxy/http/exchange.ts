@@ -69,20 +69,26 @@ export interface HttpExchange {
   route: RouteEntry | undefined;
   /** Matches the route again after a filter changed what routing reads (headers, path, authority). */
   clearRouteCache(): void;
-  /** Present on an HTTP/1.1 Upgrade request that the connection manager's `upgradeConfigs` allow. */
+  /**
+   * Present on an HTTP/1.1 Upgrade request or a CONNECT that the route's `upgradeConfigs` (else the
+   * connection manager's) allow; set before the filters run.
+   */
   readonly upgrade?: UpgradeRequest;
 }
 
 /**
- * An Upgrade (WebSocket) request. The head carries neither `connection` nor `upgrade`: the router
- * sends the request upstream with `connection: upgrade` and `upgrade: <protocol>`, and when the
- * upstream answers 101 it returns that response with `upgraded` set to the upstream's raw stream
- * (the bytes after the 101 head). The connection manager then writes the 101 downstream and
- * pipes the two raw streams both ways until one side ends. Any other response is sent as a plain
- * response and the downstream connection is closed after it.
+ * An Upgrade (WebSocket) request or a CONNECT. The head carries neither `connection` nor
+ * `upgrade`: the router sends the request upstream with `connection: upgrade` and
+ * `upgrade: <protocol>`, and when the upstream answers 101 it returns that response with
+ * `upgraded` set to the upstream's raw stream (the bytes after the 101 head). The connection
+ * manager then writes the 101 downstream and pipes the two raw streams both ways until one side
+ * ends. Any other response is sent as a plain response and the downstream connection is closed
+ * after it. A CONNECT (its authority the target, its path empty) goes the same way with a 2xx in
+ * place of the 101: sent upstream as a CONNECT, or terminated by the router, which connects to the
+ * cluster itself and answers 200.
  */
 export interface UpgradeRequest {
-  /** The Upgrade token, lower-case (`websocket`). */
+  /** The Upgrade token, lower-case (`websocket`); `connect` for a CONNECT. */
   readonly protocol: string;
 }
 
@@ -94,7 +100,7 @@ export interface HttpResponse {
   body: Readable | Buffer | null;
   /** Trailers, known once the body has ended (gRPC's grpc-status travels here). */
   trailers?: Promise<Headers | undefined>;
-  /** For a 101 answer to `HttpExchange.upgrade`: the upstream connection, carrying raw bytes both ways. */
+  /** For a 101 answer to `HttpExchange.upgrade` (a 2xx to a CONNECT): the upstream connection, carrying raw bytes both ways. */
   upgraded?: Duplex;
 }
 

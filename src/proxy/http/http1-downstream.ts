@@ -55,6 +55,10 @@ export class Http1Downstream {
     this.#server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       options.onStream(new Http1UpgradeStream(req, socket, head), socket);
     });
+    // Node hands a CONNECT over with its raw socket, as an upgrade (without a listener it closes the connection).
+    this.#server.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      options.onStream(new Http1UpgradeStream(req, socket, head), socket);
+    });
     this.#server.on('clientError', (error: Error & { code?: string; rawPacket?: Buffer }, socket: Duplex) => {
       const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
       const status = tooLarge ? 431 : 400;
@@ -86,11 +90,17 @@ function countLines(raw: Buffer | undefined): number {
   return lines - 1;
 }
 
-/** The head of an HTTP/1.x request: the origin form or the absolute form (`GET http://host/path`). */
+/**
+ * The head of an HTTP/1.x request: the origin form, the absolute form (`GET http://host/path`), or
+ * a CONNECT's authority form (`CONNECT host:port`), whose target is the authority and which has no path.
+ */
 function requestHead(req: http.IncomingMessage, headers: Headers): RequestHead {
   let path = req.url ?? '/';
   let authority = req.headers.host ?? '';
-  if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
+  if (req.method === 'CONNECT') {
+    authority = path;
+    path = '';
+  } else if (path.charCodeAt(0) !== 47 /* '/' */ && path !== '*') {
     const match = /^https?:\/\/([^/?#]*)(.*)$/i.exec(path);
     if (match !== null) {
       authority = match[1]!;
@@ -141,7 +151,7 @@ abstract class Http1StreamBase {
   constructor(req: http.IncomingMessage) {
     this.req = req;
     const headers = req.headers as Headers;
-    const upgrade = req.headers.upgrade?.toLowerCase();
+    const upgrade = req.method === 'CONNECT' ? 'connect' : req.headers.upgrade?.toLowerCase();
     // h2c upgrades are not taken (Envoy strips them): the request goes on as HTTP/1.1.
     this.upgrade = upgrade === undefined || upgrade === 'h2c' ? undefined : upgrade;
     this.acceptsTrailers = stripRequestHopByHop(headers);
@@ -255,8 +265,9 @@ class Http1Stream extends Http1StreamBase implements DownstreamStream {
 }
 
 /**
- * An Upgrade request: node has handed over the raw socket. A 101 with an upstream stream becomes
- * a tunnel; any other answer is written by hand and the connection closed.
+ * An Upgrade request or a CONNECT: node has handed over the raw socket. A 101 (a 2xx for a
+ * CONNECT) with an upstream stream becomes a tunnel; any other answer is written by hand and the
+ * connection closed.
  */
 class Http1UpgradeStream extends Http1StreamBase implements DownstreamStream {
   readonly #socket: Duplex;
@@ -280,8 +291,10 @@ class Http1UpgradeStream extends Http1StreamBase implements DownstreamStream {
     const upgraded = response.upgraded;
     const headers = response.headers;
     removeHopByHop(headers);
-    if (response.status === 101 && upgraded !== undefined) {
-      this.#tunnel(headers, upgraded);
+    const connect = this.upgrade === 'connect';
+    const switched = connect ? response.status >= 200 && response.status < 300 : response.status === 101;
+    if (switched && upgraded !== undefined) {
+      this.#tunnel(response.status, headers, upgraded);
       return;
     }
     const body = response.body;
@@ -302,13 +315,20 @@ class Http1UpgradeStream extends Http1StreamBase implements DownstreamStream {
     }
   }
 
-  /** Writes the 101 and joins the two raw streams until either side closes. */
-  #tunnel(headers: Headers, upgraded: Duplex): void {
+  /**
+   * Writes the 101 (a CONNECT's 2xx, which frames no body: RFC 9110 §9.3.6) and joins the two raw
+   * streams until either side closes.
+   */
+  #tunnel(status: number, headers: Headers, upgraded: Duplex): void {
     const socket = this.#socket;
     this.#upgraded = upgraded;
-    headers['connection'] = 'upgrade';
-    headers['upgrade'] = this.upgrade ?? '';
-    socket.write(serializeHead(101, headers));
+    if (this.upgrade === 'connect') {
+      delete headers['content-length'];
+    } else {
+      headers['connection'] = 'upgrade';
+      headers['upgrade'] = this.upgrade ?? '';
+    }
+    socket.write(serializeHead(status, headers));
     upgraded.on('error', () => {});
     if (this.#early.length > 0) {
       this.events.requestData(this.#early.length);

@@ -48,7 +48,8 @@ class Http2Stream implements DownstreamStream {
   readonly headerCount: number;
   readonly headerBytes: number;
   readonly acceptsTrailers = true;
-  readonly upgrade = undefined;
+  /** `connect` for a CONNECT (RFC 9113 §8.5); HTTP/2 has no Upgrade. */
+  readonly upgrade: 'connect' | undefined;
   /** Node's HTTP/2 parser refuses what HTTP/2 forbids (RFC 9113 §8.2). */
   readonly malformed = undefined;
   readonly #stream: http2.ServerHttp2Stream;
@@ -56,6 +57,8 @@ class Http2Stream implements DownstreamStream {
   #ended = false;
   #started = false;
   #requestEnded = false;
+  /** The stream carries a CONNECT tunnel: its close is the tunnel's normal end. */
+  #tunnelled = false;
   #cancelPump: (() => void) | undefined;
 
   constructor(stream: http2.ServerHttp2Stream, received: http2.IncomingHttpHeaders, rawHeaders: readonly string[]) {
@@ -73,8 +76,10 @@ class Http2Stream implements DownstreamStream {
       stream.additionalHeaders({ ':status': 100 });
     }
     const scheme = received[':scheme'];
+    const method = (received[':method'] as string | undefined) ?? 'GET';
+    this.upgrade = method === 'CONNECT' ? 'connect' : undefined;
     this.head = {
-      method: (received[':method'] as string | undefined) ?? 'GET',
+      method,
       path: (received[':path'] as string | undefined) ?? '',
       authority: (received[':authority'] as string | undefined) ?? (received['host'] as string | undefined) ?? '',
       scheme: scheme === 'https' ? 'https' : 'http',
@@ -93,6 +98,10 @@ class Http2Stream implements DownstreamStream {
     this.body = stream;
     stream.on('error', () => {});
     stream.once('close', () => {
+      if (this.#tunnelled) {
+        this.#finish();
+        return;
+      }
       if (this.#ended) return;
       this.#ended = true;
       this.#cancelPump?.();
@@ -123,6 +132,11 @@ class Http2Stream implements DownstreamStream {
     const out: http2.OutgoingHttpHeaders = { ':status': response.status };
     const headers = response.headers;
     for (const name in headers) out[name] = headers[name];
+    const upgraded = response.upgraded;
+    if (this.upgrade === 'connect' && upgraded !== undefined && response.status >= 200 && response.status < 300) {
+      this.#tunnel(out, upgraded);
+      return;
+    }
     const body = response.body;
     const trailers = response.trailers;
     try {
@@ -159,6 +173,31 @@ class Http2Stream implements DownstreamStream {
     }
   }
 
+  /**
+   * Answers a CONNECT with its 2xx (no body framing: RFC 9113 §8.5) and joins the stream and the
+   * upstream connection until both ends are done; either side's close ends the other.
+   */
+  #tunnel(out: http2.OutgoingHttpHeaders, upgraded: Duplex): void {
+    const stream = this.#stream;
+    delete out['content-length'];
+    try {
+      stream.respond(out);
+    } catch {
+      upgraded.destroy();
+      this.#bodyFailed();
+      return;
+    }
+    this.#tunnelled = true;
+    upgraded.on('error', () => {});
+    upgraded.on('data', (chunk: Buffer) => this.#events.responseData(chunk.length));
+    stream.pipe(upgraded);
+    upgraded.pipe(stream);
+    upgraded.once('close', () => {
+      if (!stream.writableEnded) stream.end();
+    });
+    stream.once('close', () => upgraded.destroy());
+  }
+
   #sendTrailers(values: Headers): void {
     if (this.#ended || this.#stream.destroyed) return;
     try {
@@ -186,6 +225,7 @@ class Http2Stream implements DownstreamStream {
   reset(): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#tunnelled = false;
     this.#cancelPump?.();
     this.#stream.close(NGHTTP2_INTERNAL_ERROR);
   }

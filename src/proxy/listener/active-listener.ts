@@ -59,7 +59,8 @@ export class ActiveListener {
     const chains = config.chains.map((chain) => ({ match: chain.match, value: run(chain) }));
     this.matcher = new FilterChainMatcher(chains, config.defaultChain !== undefined ? run(config.defaultChain) : undefined);
     this.filters = filters;
-    const scope = context.deps.stats.scope(`listener.${config.address}_${config.port}`);
+    // An internal listener has no address to name its stats by: its name does.
+    const scope = context.deps.stats.scope(config.internal ? `listener.${config.name}` : `listener.${config.address}_${config.port}`);
     this.stats = {
       total: scope.counter('downstream_cx_total'),
       active: scope.gauge('downstream_cx_active'),

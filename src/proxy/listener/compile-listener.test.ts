@@ -152,11 +152,41 @@ describe('compileListener', () => {
     ]);
   });
 
+  it('compiles an internal listener: no address (or an internal address naming itself), bound to nothing', () => {
+    const { address: _address, ...bare } = listener();
+    for (const raw of [{ ...bare, internalListener: {} }, { ...bare, internalListener: {}, address: { envoyInternalAddress: { serverListenerName: 'l' } } }]) {
+      const result = compileListener('l', raw, REGISTRY);
+      assert.ok(result.ok && result.value !== undefined, result.ok ? '' : result.error.join('; '));
+      assert.equal(result.value.internal, true);
+      assert.equal(result.value.bindToPort, false);
+      assert.deepEqual([result.value.address, result.value.port], ['', 0]);
+    }
+    const compiled = compileListener('l', listener(), REGISTRY);
+    assert.ok(compiled.ok && compiled.value !== undefined);
+    assert.equal(compiled.value.internal, false);
+  });
+
+  it('refuses an internal listener with a socket address, another name, settings or useOriginalDst, and an internal address elsewhere', () => {
+    assert.deepEqual(problems(listener({ internalListener: {} })), [
+      'address: an internal listener binds no socket; leave the address out (clusters reach it by its name)',
+    ]);
+    const { address: _address, ...bare } = listener();
+    assert.deepEqual(problems({ ...bare, internalListener: { bufferSizeKb: 1 }, address: { envoyInternalAddress: { serverListenerName: 'other' } }, useOriginalDst: true }), [
+      'internalListener.bufferSizeKb: not supported (an internal listener takes no settings)',
+      'address.envoyInternalAddress.serverListenerName: an internal listener is reached by its own name "l", not "other"',
+      'useOriginalDst: an internal listener takes in-process connections, which have no original destination to hand over',
+    ]);
+    assert.deepEqual(problems({ ...bare, internalListener: true }), ['internalListener: expected an object ({})']);
+    assert.deepEqual(problems({ ...bare, address: { envoyInternalAddress: { serverListenerName: 'l' } } }), [
+      'address.envoyInternalAddress: only an internal listener has one; set internalListener: {} and leave the address out',
+    ]);
+  });
+
   it('needs an address and at least one chain, and a name that is the resource\'s', () => {
     const { address: _address, filterChains: _chains, ...bare } = listener();
     assert.deepEqual(problems({ ...bare, name: 'other' }), [
       'name: "other" differs from the resource name "l"',
-      'address: a listener needs an address (socketAddress with address and portValue)',
+      'address: a listener needs an address (socketAddress with address and portValue), unless it is an internal listener (internalListener: {})',
       'filterChains: a listener needs at least one filter chain or a defaultFilterChain',
     ]);
   });

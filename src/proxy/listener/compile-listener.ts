@@ -27,10 +27,16 @@ export interface CompiledListener {
   readonly config: Listener;
   /** Equal for equal configs: an update leaves a listener whose fingerprint it keeps untouched. */
   readonly fingerprint: string;
+  /** '' for an internal listener. */
   readonly address: string;
-  /** 0: a port the OS picks. */
+  /** 0: a port the OS picks (and for an internal listener). */
   readonly port: number;
   readonly bindToPort: boolean;
+  /**
+   * An internal listener (`internalListener`): bound to no socket, it takes the in-process
+   * connections of clusters whose endpoints name it (`envoyInternalAddress.serverListenerName`).
+   */
+  readonly internal: boolean;
   /** Hand connections to the listener of their original destination. */
   readonly useOriginalDst: boolean;
   /** Read the original destination (original_dst listener filter, or useOriginalDst). */
@@ -65,7 +71,6 @@ const LISTENER_FILTERS: ReadonlyMap<string, ListenerFilterKind> = new Map([
 /** Listener fields whose meaning Weft does not implement: accepting them would serve something else. */
 const UNSUPPORTED_FIELDS: readonly { readonly field: string; readonly active: (value: unknown) => boolean; readonly why: string }[] = [
   { field: 'filterChainMatcher', active: (v) => v !== undefined, why: 'matching with a filterChainMatcher is not supported (use filterChains[].filterChainMatch)' },
-  { field: 'internalListener', active: (v) => v !== undefined, why: 'internal listeners are not supported' },
   { field: 'additionalAddresses', active: (v) => Array.isArray(v) && v.length > 0, why: 'a listener binds one address (additionalAddresses is not supported)' },
   { field: 'transparent', active: (v) => v === true, why: 'transparent (TPROXY) listeners are not supported; capture with iptables REDIRECT' },
   { field: 'freebind', active: (v) => v === true, why: 'freebind is not supported' },
@@ -117,6 +122,8 @@ export function compileListener(name: string, raw: ProtoJson, filters: NetworkFi
   for (const field of ['useOriginalDst', 'bindToPort', 'continueOnListenerFiltersTimeout'] as const) {
     if (listener[field] !== undefined && typeof listener[field] !== 'boolean') problems.push(`${field}: expected true or false`);
   }
+  const internal = listener.internalListener !== undefined;
+  if (internal && listener.useOriginalDst === true) problems.push('useOriginalDst: an internal listener takes in-process connections, which have no original destination to hand over');
   const direction = listener.trafficDirection ?? 'UNSPECIFIED';
   if (!['UNSPECIFIED', 'INBOUND', 'OUTBOUND'].includes(direction)) problems.push(`trafficDirection: "${String(direction)}" is not one of UNSPECIFIED, INBOUND, OUTBOUND`);
 
@@ -129,7 +136,8 @@ export function compileListener(name: string, raw: ProtoJson, filters: NetworkFi
     fingerprint: JSON.stringify(raw),
     address: address.address,
     port: address.port,
-    bindToPort: listener.bindToPort !== false,
+    bindToPort: !internal && listener.bindToPort !== false,
+    internal,
     useOriginalDst,
     restoresOriginalDestination: useOriginalDst || listenerFilters.has('originalDst'),
     tlsInspector: listenerFilters.has('tls') || chains.some((c) => needsTlsInspector(c.match)),
@@ -143,10 +151,15 @@ export function compileListener(name: string, raw: ProtoJson, filters: NetworkFi
   });
 }
 
-function compileAddress(listener: Listener, problems: string[]): { address: string; port: number } | undefined {
+function compileAddress(listener: Listener, problems: string[]): { address: string; port: number; internal: boolean } | undefined {
   const address = listener.address;
+  if (listener.internalListener !== undefined) return compileInternal(listener, problems);
   if (address === undefined) {
-    problems.push('address: a listener needs an address (socketAddress with address and portValue)');
+    problems.push('address: a listener needs an address (socketAddress with address and portValue), unless it is an internal listener (internalListener: {})');
+    return undefined;
+  }
+  if (address.envoyInternalAddress !== undefined) {
+    problems.push('address.envoyInternalAddress: only an internal listener has one; set internalListener: {} and leave the address out');
     return undefined;
   }
   if (address.pipe !== undefined) {
@@ -167,7 +180,28 @@ function compileAddress(listener: Listener, problems: string[]): { address: stri
   if (socketAddress.protocol === 'UDP') problems.push('address.socketAddress.protocol: UDP listeners are not supported');
   if (socketAddress.namedPort !== undefined) problems.push('address.socketAddress.namedPort: use portValue');
   if (socketAddress.resolverName !== undefined) problems.push('address.socketAddress.resolverName: custom resolvers are not supported');
-  return problems.length === before ? { address: socketAddress.address, port } : undefined;
+  return problems.length === before ? { address: socketAddress.address, port, internal: false } : undefined;
+}
+
+/**
+ * An internal listener binds nothing: it has no address, or (Envoy's older form) an
+ * envoyInternalAddress naming itself. `internalListener` is an empty InternalListenerConfig.
+ */
+function compileInternal(listener: Listener, problems: string[]): { address: string; port: number; internal: boolean } | undefined {
+  const before = problems.length;
+  const config: unknown = listener.internalListener;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) problems.push('internalListener: expected an object ({})');
+  else if (Object.keys(config).length > 0) problems.push(`internalListener.${Object.keys(config)[0]}: not supported (an internal listener takes no settings)`);
+  const address = listener.address;
+  if (address !== undefined) {
+    const name = address.envoyInternalAddress?.serverListenerName;
+    if (address.socketAddress !== undefined || address.pipe !== undefined) {
+      problems.push('address: an internal listener binds no socket; leave the address out (clusters reach it by its name)');
+    } else if (name !== listener.name) {
+      problems.push(`address.envoyInternalAddress.serverListenerName: an internal listener is reached by its own name "${String(listener.name)}", not "${String(name)}"`);
+    }
+  }
+  return problems.length === before ? { address: '', port: 0, internal: true } : undefined;
 }
 
 function compileChain(chain: FilterChain, label: string, path: string, registry: NetworkFilterRegistry, problems: string[]): CompiledChain | undefined {

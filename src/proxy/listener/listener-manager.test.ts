@@ -9,6 +9,8 @@ import { TypeUrl } from '../../xds/index.ts';
 import { HTTP_CONNECTION_MANAGER_TYPE, HTTP_INSPECTOR_TYPE, ORIGINAL_DST_TYPE, TCP_PROXY_TYPE, TLS_INSPECTOR_TYPE } from '../../xds/envoy/index.ts';
 import type { DownstreamConnection, NetworkFilter, NetworkFilterFactory } from '../network/network-filter.ts';
 import { TcpProxyFactory } from '../network/tcp-proxy/index.ts';
+import type { UpstreamCluster, UpstreamHost } from '../upstream/cluster.ts';
+import { InternalListeners } from '../upstream/internal-listeners.ts';
 import type { ResourceUpdate } from '../xds-client/resource-handler.ts';
 import { ListenerManager, type ListenerManagerOptions } from './listener-manager.ts';
 import type { Destination, OriginalDestination } from './original-destination.ts';
@@ -439,5 +441,91 @@ describe('ListenerManager with tcp_proxy', () => {
     const [entry] = await deps.accessLog.waitFor(1);
     assert.equal(entry?.listenerName, 'inbound');
     assert.equal(entry?.info.bytesReceived, request.length);
+  });
+});
+
+describe('ListenerManager with internal listeners', () => {
+  function internalListener(name: string, chains: readonly ChainSpec[]): ProtoJson {
+    return { name, internalListener: {}, filterChains: chains.map(chain) };
+  }
+
+  /** Opens an in-process connection to `name` and reads its chain's tag line. */
+  async function internalTag(registry: InternalListeners, name: string): Promise<{ tag: string; socket: Socket }> {
+    const socket = registry.connect(name);
+    cleanups.push(() => socket.destroy());
+    await withTimeout(once(socket, 'connect'), 3000, 'no in-process connection');
+    const [line] = (await withTimeout(once(socket, 'data'), 3000, 'no tag line')) as [Buffer];
+    return { tag: line.toString().trimEnd(), socket };
+  }
+
+  async function refusedInternally(registry: InternalListeners, name: string): Promise<void> {
+    const socket = registry.connect(name);
+    const [error] = (await withTimeout(once(socket, 'error'), 3000, 'the connection was not refused')) as [NodeJS.ErrnoException];
+    assert.equal(error.code, 'ECONNREFUSED');
+  }
+
+  it('binds nothing for an internal listener and runs its chains for in-process connections, until it is removed', async () => {
+    const internalListeners = new InternalListeners();
+    const { manager, tags, deps } = harness({ internalListeners });
+    await applied(manager, update([internalListener('inner', [{ tag: 'one' }])]));
+    assert.equal(manager.boundAddress('inner'), undefined);
+    assert.deepEqual(manager.bound(), []);
+    const { tag, socket } = await internalTag(internalListeners, 'inner');
+    assert.equal(tag, 'one');
+    assert.equal(await echoes(socket, 'hi'), 'hi');
+    const seen = tags.seen.at(-1)!.connection;
+    assert.equal(seen.listenerName, 'inner');
+    assert.equal(seen.downstream.remoteAddress, '127.0.0.1');
+    assert.equal(deps.stats.get('listener.inner.downstream_cx_total'), 1);
+
+    await applied(manager, update([internalListener('inner', [{ tag: 'two' }])], [], '2'));
+    assert.equal((await internalTag(internalListeners, 'inner')).tag, 'two');
+    await applied(manager, update([], ['inner'], '3'));
+    assert.equal(internalListeners.has('inner'), false);
+    await refusedInternally(internalListeners, 'inner');
+  });
+
+  it('stops taking in-process connections when told to stop accepting, and when closed', async () => {
+    const internalListeners = new InternalListeners();
+    const { manager } = harness({ internalListeners });
+    await applied(manager, update([internalListener('a', [{ tag: 'a' }]), internalListener('b', [{ tag: 'b' }])]));
+    manager.stopAccepting((l) => l.name === 'a');
+    await refusedInternally(internalListeners, 'a');
+    assert.equal((await internalTag(internalListeners, 'b')).tag, 'b');
+    manager.close();
+    assert.equal(internalListeners.has('b'), false);
+  });
+
+  it('lets tcp_proxy reach an internal listener through a cluster whose endpoint is its internal address', async () => {
+    const internalListeners = new InternalListeners();
+    const inner: UpstreamHost = { address: 'envoy://inner/', port: 0, id: 'envoy://inner/', internalListener: 'inner', weight: 1, locality: '', priority: 0, healthy: true, metadata: {}, activeRequests: 0 };
+    const cluster: UpstreamCluster = {
+      name: 'to-inner',
+      config: { name: 'to-inner', type: 'STATIC' },
+      picker: () => ({ pick: () => inner }),
+      circuitBreakers: { tryAcquire: () => () => {} },
+      connectTimeoutMs: 1000,
+      upstreamProtocol: 'downstream',
+    };
+    const deps = testDeps(testClusters(cluster));
+    const tags = new TagFactory();
+    const filters = new Map<string, NetworkFilterFactory>([
+      [TAG_TYPE, tags as NetworkFilterFactory],
+      [TCP_PROXY_TYPE, new TcpProxyFactory({ timers: systemTimers, internalListeners }) as NetworkFilterFactory],
+    ]);
+    const { manager, port } = harness({ deps, filters, internalListeners });
+    await applied(manager, update([
+      listener('outer', 15001, [{ filter: { name: 'tcp', typedConfig: { '@type': TCP_PROXY_TYPE, statPrefix: 'outer', cluster: 'to-inner' } } }]),
+      internalListener('inner', [{ tag: 'inner' }]),
+    ]));
+    const { tag, socket } = await tagOf(port('outer'));
+    assert.equal(tag, 'inner');
+    assert.equal(await echoes(socket, 'through'), 'through');
+    // The internal listener's side carries the addresses of the connection it was made for.
+    const seen = tags.seen.at(-1)!.connection;
+    assert.equal(seen.downstream.remotePort, socket.localPort);
+    socket.end();
+    const [entry] = await deps.accessLog.waitFor(1);
+    assert.equal(entry?.info.upstreamHost, 'envoy://inner/');
   });
 });

@@ -5,6 +5,7 @@ import type { Listener } from '../../xds/envoy/index.ts';
 import { ConfigDumpType, type ConfigDumpSource, type ListenersConfigDump } from '../admin/config-dump.ts';
 import type { NetworkFilter, NetworkFilterDeps, NetworkFilterRegistry } from '../network/network-filter.ts';
 import type { Counter, Gauge } from '../telemetry/stats.ts';
+import type { InternalAcceptor, InternalListeners } from '../upstream/internal-listeners.ts';
 import type { ResourceHandler, ResourceUpdate } from '../xds-client/resource-handler.ts';
 import { ActiveListener, type ListenerContext } from './active-listener.ts';
 import { compileListener, type CompiledListener } from './compile-listener.ts';
@@ -32,6 +33,8 @@ export interface ListenerManagerOptions {
   readonly bindAddress?: (listener: { readonly name: string; readonly address: string; readonly port: number }) => BindAddress;
   /** How long the filter chains an update replaced or removed keep their connections before these are closed (Envoy's drain time). */
   readonly drainTimeMs?: number;
+  /** Where the internal listeners are registered, for clusters to reach them in-process; without it they take no connections. */
+  readonly internalListeners?: InternalListeners;
 }
 
 /** Istio's default drain duration. */
@@ -67,6 +70,9 @@ interface ManagerStats {
  * A listener with `useOriginalDst` hands each connection to the listener of its original
  * destination (`address:port`, else `0.0.0.0:port`), which need not bind (`bindToPort: false`);
  * when there is none, its own chains take it.
+ *
+ * An internal listener binds nothing: it is registered by name with the InternalListeners, and
+ * takes the in-process connections of clusters whose endpoints name it.
  */
 export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   readonly typeUrl = TypeUrl.Listener;
@@ -76,6 +82,9 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   private readonly bindAddress: (listener: { readonly name: string; readonly address: string; readonly port: number }) => BindAddress;
   private readonly drainTimeMs: number;
   private readonly stats: ManagerStats;
+  private readonly internalListeners: InternalListeners | undefined;
+  /** The internal listeners registered, with the acceptor each was registered with. */
+  private readonly internalAcceptors = new Map<string, InternalAcceptor>();
 
   private listeners: ReadonlyMap<string, ActiveListener> = new Map();
   /** By bind key (`host:port` as requested). */
@@ -101,6 +110,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
     this.originalDestination = options.originalDestination ?? localAddressDestination;
     this.bindAddress = options.bindAddress ?? ((listener) => ({ host: listener.address, port: listener.port }));
     this.drainTimeMs = options.drainTimeMs ?? DEFAULT_DRAIN_TIME_MS;
+    this.internalListeners = options.internalListeners;
     const scope = options.deps.stats.scope('listener_manager');
     this.stats = {
       added: scope.counter('listener_added'),
@@ -178,6 +188,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
       servers.delete(key);
     }
     this.servers = servers;
+    this.registerInternal();
   }
 
   /** Every network filter stops taking new work: HTTP connections close once their streams end. */
@@ -195,6 +206,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   /** Stops accepting, closes every connection and filter. */
   close(): void {
     this.closed = true;
+    this.registerInternal();
     for (const bound of this.servers.values()) bound.server.close();
     for (const [timer, filters] of this.draining) {
       this.context.timers.clearTimeout(timer);
@@ -345,7 +357,46 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
     this.routeConfigNames = new Set([...listeners.values()].flatMap((l) => [...l.config.routeConfigNames]));
     this.stats.active.set(listeners.size);
     this.version = version;
+    this.registerInternal();
     this.drain(retired);
+  }
+
+  /**
+   * Registers the internal listeners that take connections now (and only those): not stopped, the
+   * manager not closed. A connection to one registered under the name looks the listener up when
+   * it arrives, so an update reaches the next connection.
+   */
+  private registerInternal(): void {
+    const registry = this.internalListeners;
+    if (registry === undefined) return;
+    const wanted = new Set<string>();
+    if (!this.closed) {
+      for (const [name, listener] of this.listeners) if (listener.config.internal && !this.stopped(listener.config)) wanted.add(name);
+    }
+    for (const [name, acceptor] of this.internalAcceptors) {
+      if (wanted.has(name)) continue;
+      registry.unregister(name, acceptor);
+      this.internalAcceptors.delete(name);
+    }
+    for (const name of wanted) {
+      if (this.internalAcceptors.has(name)) continue;
+      const acceptor: InternalAcceptor = (socket) => this.acceptInternal(name, socket);
+      registry.register(name, acceptor);
+      this.internalAcceptors.set(name, acceptor);
+    }
+  }
+
+  /** The listener's end of an in-process connection, taken as an accepted one; its local address is its destination. */
+  private acceptInternal(name: string, socket: Socket): void {
+    socket.on('error', (error) => this.context.deps.logger.debug('internal connection failed', { listener: name, error: error.message }));
+    this.open.add(socket);
+    socket.once('close', () => this.open.delete(socket));
+    const listener = this.listeners.get(name);
+    if (listener === undefined || !listener.config.internal) {
+      socket.destroy();
+      return;
+    }
+    listener.serve(socket, { address: socket.localAddress ?? '127.0.0.1', port: socket.localPort ?? 0 }, ++this.connectionIds);
   }
 
   /** Draining filters stop taking new work on their connections now, and are closed after the drain time. */

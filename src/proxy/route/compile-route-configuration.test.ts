@@ -47,10 +47,27 @@ describe('compileRouteConfiguration refuses', () => {
   });
 
   it('a match without exactly one path specifier, or a bad path-separated prefix', () => {
-    assert.equal(routeProblems({ match: { headers: [] }, route: { cluster: 'c' } }), `${AT}.match: needs one of prefix, path, safeRegex or pathSeparatedPrefix`);
+    assert.equal(routeProblems({ match: { headers: [] }, route: { cluster: 'c' } }), `${AT}.match: needs one of prefix, path, safeRegex, pathSeparatedPrefix or connectMatcher`);
     assert.equal(routeProblems({ match: { prefix: '/', path: '/a' }, route: { cluster: 'c' } }), `${AT}.match: sets prefix and path; only one may be set`);
     assert.equal(routeProblems({ match: { pathSeparatedPrefix: '/api/' }, route: { cluster: 'c' } }),
       `${AT}.match.pathSeparatedPrefix: "/api/" must be a path without "?" or "#" that does not end with "/" (e.g. "/api")`);
+  });
+
+  it('a connectMatcher beside a path specifier, or not an object; pathMatchPolicy', () => {
+    assert.equal(routeProblems({ match: { prefix: '/', connectMatcher: {} }, route: { cluster: 'c' } }), `${AT}.match: sets prefix and connectMatcher; only one may be set`);
+    assert.equal(routeProblems({ match: { connectMatcher: true as never }, route: { cluster: 'c' } }), `${AT}.match.connectMatcher: must be an object ({})`);
+    assert.equal(routeProblems({ match: { prefix: '/', pathMatchPolicy: {} } as Route['match'], route: { cluster: 'c' } }),
+      `${AT}.match.pathMatchPolicy: is not supported by Weft; use prefix, path, safeRegex, pathSeparatedPrefix or connectMatcher`);
+  });
+
+  it('route upgradeConfigs: a type twice, no type, connectConfig on another type or with settings Weft lacks', () => {
+    const route = (upgradeConfigs: unknown): Partial<Route> => ({ match: { connectMatcher: {} }, route: { cluster: 'c', upgradeConfigs } } as Partial<Route>);
+    assert.equal(routeProblems(route([{ upgradeType: 'CONNECT' }, { upgradeType: 'connect' }])), `${AT}.route.upgradeConfigs[1].upgradeType: "connect" is listed twice`);
+    assert.equal(routeProblems(route([{ enabled: true }])), `${AT}.route.upgradeConfigs[0].upgradeType: must name the upgrade (websocket, CONNECT, ...)`);
+    assert.equal(routeProblems(route([{ upgradeType: 'websocket', connectConfig: {} }])), `${AT}.route.upgradeConfigs[0].connectConfig: only a CONNECT upgrade has a connectConfig, not "websocket"`);
+    assert.equal(routeProblems(route([{ upgradeType: 'CONNECT', connectConfig: { allowPost: true } }])),
+      `${AT}.route.upgradeConfigs[0].connectConfig.allowPost: is not supported by Weft; a terminated CONNECT carries its bytes as they are`);
+    assert.equal(routeProblems(route({ upgradeType: 'CONNECT' })), `${AT}.route.upgradeConfigs: must be a list`);
   });
 
   it('a route without exactly one action', () => {

@@ -45,6 +45,7 @@ export function compileForwardAction(action: EnvoyRouteAction, match: CompiledRo
   const ownMirrors = compileMirrors(action.requestMirrorPolicies, `${at}.requestMirrorPolicies`, problems);
   const maxGrpcTimeoutMs = durationMs(action.maxGrpcTimeout, `${at}.maxGrpcTimeout`, problems)
     ?? durationMs(action.maxStreamDuration?.grpcTimeoutHeaderMax, `${at}.maxStreamDuration.grpcTimeoutHeaderMax`, problems);
+  const upgrades = compileUpgradeConfigs(action.upgradeConfigs, `${at}.upgradeConfigs`, problems);
   if (pickCluster === undefined || problems.count > before) return undefined;
 
   return {
@@ -58,7 +59,55 @@ export function compileForwardAction(action: EnvoyRouteAction, match: CompiledRo
     mirrors: ownMirrors.length > 0 ? ownMirrors : defaults.mirrors,
     ...(maxGrpcTimeoutMs !== undefined ? { maxGrpcTimeoutMs } : {}),
     ...(action.autoHostRewrite === true ? { autoHostRewrite: true } : {}),
+    ...(upgrades.allowed.size > 0 ? { upgrades: upgrades.allowed } : {}),
+    ...(upgrades.terminateConnect ? { terminateConnect: true } : {}),
   };
+}
+
+/** The fields of Envoy's ConnectConfig; Weft terminates CONNECT without either. */
+const CONNECT_CONFIG_FIELDS = ['proxyProtocolConfig', 'allowPost'] as const;
+
+/**
+ * A route's `upgradeConfigs`, checked as Envoy checks them: one entry per type (compared without
+ * case), and `connectConfig` only on the CONNECT type, where it makes the route terminate CONNECT.
+ */
+function compileUpgradeConfigs(configs: EnvoyRouteAction['upgradeConfigs'], at: string, problems: Problems): { allowed: ReadonlyMap<string, boolean>; terminateConnect: boolean } {
+  const allowed = new Map<string, boolean>();
+  let terminateConnect = false;
+  if (configs === undefined) return { allowed, terminateConnect };
+  if (!Array.isArray(configs)) {
+    problems.add(at, 'must be a list');
+    return { allowed, terminateConnect };
+  }
+  configs.forEach((config, i) => {
+    const here = `${at}[${i}]`;
+    const type = typeof config?.upgradeType === 'string' ? config.upgradeType.toLowerCase() : '';
+    if (type === '') {
+      problems.add(`${here}.upgradeType`, 'must name the upgrade (websocket, CONNECT, ...)');
+      return;
+    }
+    if (allowed.has(type)) {
+      problems.add(`${here}.upgradeType`, `"${config.upgradeType}" is listed twice`);
+      return;
+    }
+    if (config.enabled !== undefined && typeof config.enabled !== 'boolean') problems.add(`${here}.enabled`, 'must be true or false');
+    const enabled = config.enabled !== false;
+    allowed.set(type, enabled);
+    const connectConfig: unknown = config.connectConfig;
+    if (connectConfig === undefined) return;
+    if (type !== 'connect') {
+      problems.add(`${here}.connectConfig`, `only a CONNECT upgrade has a connectConfig, not "${config.upgradeType}"`);
+      return;
+    }
+    if (typeof connectConfig !== 'object' || connectConfig === null || Array.isArray(connectConfig)) {
+      problems.add(`${here}.connectConfig`, 'must be an object');
+      return;
+    }
+    const unsupported = CONNECT_CONFIG_FIELDS.filter((field) => (connectConfig as Record<string, unknown>)[field] !== undefined);
+    if (unsupported.length > 0) problems.add(`${here}.connectConfig.${unsupported[0]}`, 'is not supported by Weft; a terminated CONNECT carries its bytes as they are');
+    if (enabled) terminateConnect = true;
+  });
+  return { allowed, terminateConnect };
 }
 
 /**

@@ -84,6 +84,17 @@ export type RouteAction =
       readonly maxGrpcTimeoutMs?: number;
       /** Envoy's autoHostRewrite: the Host becomes the upstream host's hostname. */
       readonly autoHostRewrite?: boolean;
+      /**
+       * The route's `upgradeConfigs`: whether each upgrade type (lower-case; `connect` for CONNECT)
+       * is allowed on this route, which overrides the connection manager's `upgradeConfigs`.
+       */
+      readonly upgrades?: ReadonlyMap<string, boolean>;
+      /**
+       * A CONNECT on this route is terminated here (its CONNECT upgrade has `connectConfig`): the
+       * router opens a connection to a host of the cluster, answers 200 and carries the tunnel's
+       * bytes both ways. Otherwise a CONNECT is sent on upstream.
+       */
+      readonly terminateConnect?: boolean;
     }
   | {
       readonly kind: 'redirect';

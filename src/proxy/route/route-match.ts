@@ -83,22 +83,22 @@ export interface CompiledRouteMatch {
 /**
  * Compiles a RouteMatch: exactly one of prefix, path, safeRegex (a full match) or
  * pathSeparatedPrefix on the path without its query string (`caseSensitive: false` folds case for
- * all but the regex), then the share (`runtimeFraction`), `grpc`, headers, query parameters and
- * dynamic metadata, all of which must match.
+ * all but the regex), or connectMatcher; then the share (`runtimeFraction`), `grpc`, headers,
+ * query parameters and dynamic metadata, all of which must match. As in Envoy, a CONNECT has no
+ * path, so only connectMatcher matches it, and connectMatcher matches nothing else.
  */
 export function compileRouteMatch(match: RouteMatch | undefined, at: string, problems: Problems): CompiledRouteMatch | undefined {
   if (match === undefined) {
     problems.add(at, 'is required');
     return undefined;
   }
-  const specifiers = (['prefix', 'path', 'safeRegex', 'pathSeparatedPrefix'] as const).filter((k) => match[k] !== undefined);
-  const others = Object.keys(match).filter((k) => k === 'connectMatcher' || k === 'pathMatchPolicy');
-  if (others.length > 0) {
-    problems.add(`${at}.${others[0]}`, 'is not supported by Weft; use prefix, path, safeRegex or pathSeparatedPrefix');
+  const specifiers = (['prefix', 'path', 'safeRegex', 'pathSeparatedPrefix', 'connectMatcher'] as const).filter((k) => match[k] !== undefined);
+  if (Object.hasOwn(match, 'pathMatchPolicy')) {
+    problems.add(`${at}.pathMatchPolicy`, 'is not supported by Weft; use prefix, path, safeRegex, pathSeparatedPrefix or connectMatcher');
     return undefined;
   }
   if (specifiers.length !== 1) {
-    problems.add(at, specifiers.length === 0 ? 'needs one of prefix, path, safeRegex or pathSeparatedPrefix' : `sets ${specifiers.join(' and ')}; only one may be set`);
+    problems.add(at, specifiers.length === 0 ? 'needs one of prefix, path, safeRegex, pathSeparatedPrefix or connectMatcher' : `sets ${specifiers.join(' and ')}; only one may be set`);
     return undefined;
   }
   const before = problems.count;
@@ -129,6 +129,14 @@ export function compileRouteMatch(match: RouteMatch | undefined, at: string, pro
       };
       rewriteSpan = prefix.length;
     }
+  } else {
+    const connect: unknown = match.connectMatcher;
+    if (typeof connect !== 'object' || connect === null || Array.isArray(connect)) problems.add(`${at}.connectMatcher`, 'must be an object ({})');
+    path = (v) => v.request.method === 'CONNECT';
+  }
+  if (match.connectMatcher === undefined && path !== undefined) {
+    const pathTest = path;
+    path = (v, random) => v.request.path !== '' && pathTest(v, random);
   }
 
   const tests: Test[] = [];

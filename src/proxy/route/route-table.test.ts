@@ -237,6 +237,30 @@ describe('route matching', () => {
     assert.equal(matched(t), undefined);
   });
 
+  it('matches a CONNECT only with connectMatcher, and connectMatcher nothing but a CONNECT', () => {
+    const t = routes(
+      { name: 'prefix', match: { prefix: '' }, route: TO },
+      { name: 'regex', match: { safeRegex: { regex: '.*' } }, route: TO },
+      { name: 'connect', match: { connectMatcher: {} }, route: TO },
+      { name: 'slash', match: { prefix: '/' }, route: TO },
+    );
+    const connect = { method: 'CONNECT', path: '', authority: 'details:9080' };
+    assert.equal(matched(t, connect), 'connect');
+    assert.equal(matched(t, { method: 'GET', path: '/' }), 'prefix');
+    assert.equal(matched(routes({ name: 'connect', match: { connectMatcher: {} }, route: TO }), { method: 'GET', path: '/' }), undefined);
+    assert.equal(matched(routes({ name: 'path', match: { path: '' }, route: TO }, { name: 'split', match: { pathSeparatedPrefix: '/a' }, route: TO }), connect), undefined);
+  });
+
+  it('routes a CONNECT by its target against domains that carry the port, with its headers', () => {
+    const t = table([
+      { name: 'details', domains: ['details:9080'], routes: [{ name: 'tunnel', match: { connectMatcher: {}, headers: [{ name: 'x-tunnel', presentMatch: true }] }, route: TO }] },
+      { name: 'other', domains: ['*'], routes: [{ name: 'other', match: { connectMatcher: {} }, route: TO }] },
+    ]);
+    assert.equal(matched(t, { method: 'CONNECT', path: '', authority: 'details:9080', headers: { 'x-tunnel': '1' } }), 'tunnel');
+    assert.equal(matched(t, { method: 'CONNECT', path: '', authority: 'details:9080' }), undefined);
+    assert.equal(matched(t, { method: 'CONNECT', path: '', authority: 'details:80' }), 'other');
+  });
+
   it('matches a share of requests by runtimeFraction, with the random value given', () => {
     const t = routes(
       { name: 'canary', match: { prefix: '/', runtimeFraction: { defaultValue: { numerator: 25, denominator: 'HUNDRED' } } }, route: TO },
@@ -436,6 +460,20 @@ describe('forwarding', () => {
     assert.deepEqual(forward(t.match(request({ authority: 'a.com', path: '/own' }), 0)).mirrors, [{ cluster: 'm', fraction: 0.25 }]);
     assert.deepEqual(forward(t.match(request({ authority: 'a.com' }), 0)).mirrors, [{ cluster: 'vh-mirror', fraction: 1 }]);
     assert.deepEqual(forward(t.match(request({ authority: 'b.com' }), 0)).mirrors, [{ cluster: 'global', fraction: 0.05 }]);
+  });
+
+  it('reads the route\'s upgradeConfigs: each type allowed or not, and CONNECT terminated with connectConfig', () => {
+    const action = forward(routes({
+      name: 'r',
+      match: { connectMatcher: {} },
+      route: { cluster: 'c', upgradeConfigs: [{ upgradeType: 'CONNECT', connectConfig: {} }, { upgradeType: 'WebSocket', enabled: false }] },
+    }).match(request({ method: 'CONNECT', path: '' }), 0));
+    assert.deepEqual([...action.upgrades!], [['connect', true], ['websocket', false]]);
+    assert.equal(action.terminateConnect, true);
+    const proxied = forward(routes({ name: 'r', match: { connectMatcher: {} }, route: { cluster: 'c', upgradeConfigs: [{ upgradeType: 'CONNECT' }] } }).match(request({ method: 'CONNECT', path: '' }), 0));
+    assert.equal(proxied.terminateConnect, undefined);
+    const plain = forward(routes({ name: 'r', match: { prefix: '/' }, route: TO }).match(request(), 0));
+    assert.equal(plain.upgrades, undefined);
   });
 
   it('keeps hash policies as given and the gRPC timeout cap from maxGrpcTimeout or grpcTimeoutHeaderMax', () => {

@@ -143,6 +143,34 @@ describe('XdsClusterManager: CDS', () => {
     ]);
   });
 
+  it('runs endpoints that are internal listeners, in STATIC and EDS clusters', () => {
+    const { manager } = setup();
+    const internal = (name: string, endpointId?: string): ClusterLoadAssignment['endpoints'][number]['lbEndpoints'][number] => ({
+      endpoint: { address: { envoyInternalAddress: { serverListenerName: name, ...(endpointId !== undefined && { endpointId }) } as { serverListenerName: string } } },
+    });
+    apply(manager.cds, [
+      { name: 'tunnel', type: 'STATIC', loadAssignment: { clusterName: 'tunnel', endpoints: [{ lbEndpoints: [internal('tunnel_http')] }] } },
+      edsCluster('svc'),
+    ]);
+    apply(manager.eds, [{ clusterName: 'svc', endpoints: [{ lbEndpoints: [internal('inner', 'a'), endpoint('10.0.0.1')] }] }]);
+    const tunnel = manager.get('tunnel')!.picker().pick({})!;
+    assert.deepEqual([tunnel.id, tunnel.address, tunnel.port, tunnel.internalListener], ['envoy://tunnel_http/', 'envoy://tunnel_http/', 0, 'tunnel_http']);
+    const hosts = Array.from({ length: 2 }, () => manager.get('svc')!.picker().pick({})!);
+    assert.deepEqual(hosts.map((h) => [h.id, h.internalListener]).sort(), [['10.0.0.1:8080', undefined], ['envoy://inner/a', 'inner']]);
+  });
+
+  it('refuses internal listener endpoints without a name, and in DNS clusters', () => {
+    const { manager } = setup();
+    const error = refused(manager.cds, [
+      { name: 'nameless', type: 'STATIC', loadAssignment: { clusterName: 'nameless', endpoints: [{ lbEndpoints: [{ endpoint: { address: { envoyInternalAddress: { serverListenerName: '' } } } }] }] } },
+      { name: 'dns', type: 'STRICT_DNS', loadAssignment: { clusterName: 'dns', endpoints: [{ lbEndpoints: [{ endpoint: { address: { envoyInternalAddress: { serverListenerName: 'x' } } } }] }] } },
+    ]);
+    assert.deepEqual(error.split('; '), [
+      'cluster "nameless": loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.envoyInternalAddress.serverListenerName: must name an internal listener',
+      'cluster "dns": loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.envoyInternalAddress: a DNS cluster resolves names and cannot reach an internal listener (use a STATIC or EDS cluster)',
+    ]);
+  });
+
   it('checks protocol options and circuit breakers', () => {
     const { manager } = setup();
     const error = refused(manager.cds, [

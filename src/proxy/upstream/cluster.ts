@@ -6,6 +6,11 @@ export interface UpstreamHost {
   readonly port: number;
   /** `address:port`, for logs and %UPSTREAM_HOST%. */
   readonly id: string;
+  /**
+   * An endpoint that is an internal listener of this proxy (`envoyInternalAddress`): connections
+   * to it are made in-process. Its address is then Envoy's form `envoy://<listener>/<endpoint id>`, its port 0.
+   */
+  readonly internalListener?: string;
   /** The DNS name a STRICT_DNS/LOGICAL_DNS host was resolved from, or the endpoint's `hostname` (auto host rewrite reads it). */
   readonly hostname?: string;
   readonly weight: number;

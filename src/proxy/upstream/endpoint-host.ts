@@ -4,8 +4,9 @@ import type { HostStats, UpstreamHost } from './cluster.ts';
 
 export interface EndpointHostInit {
   readonly address: string;
-  /** 0 for a pipe (a unix socket), whose address is its path. */
+  /** 0 for a pipe (a unix socket), whose address is its path, and for an internal listener. */
   readonly port: number;
+  readonly internalListener?: string;
   readonly hostname?: string;
   readonly weight: number;
   readonly locality: string;
@@ -23,6 +24,7 @@ export class EndpointHost implements UpstreamHost {
   readonly address: string;
   readonly port: number;
   readonly id: string;
+  readonly internalListener: string | undefined;
   hostname: string | undefined;
   weight: number;
   locality: string;
@@ -36,6 +38,7 @@ export class EndpointHost implements UpstreamHost {
     this.address = init.address;
     this.port = init.port;
     this.id = hostId(init.address, init.port);
+    this.internalListener = init.internalListener;
     this.hostname = init.hostname;
     this.weight = init.weight;
     this.locality = init.locality;
@@ -59,7 +62,7 @@ export class EndpointHost implements UpstreamHost {
   }
 }
 
-/** Envoy's form of an address: `10.0.0.1:80`, `[::1]:80`, or a pipe's path. */
+/** Envoy's form of an address: `10.0.0.1:80`, `[::1]:80`, a pipe's path, or an internal listener's `envoy://name/id`. */
 export function hostId(address: string, port: number): string {
   if (port === 0 && !isIPv6(address) && address.includes('/')) return address;
   return isIPv6(address) ? `[${address}]:${port}` : `${address}:${port}`;

@@ -1,14 +1,16 @@
 import { isIP } from 'node:net';
 import { err, ok, type Result } from '../../core/index.ts';
-import type { ClusterLoadAssignment, HealthStatus, Locality } from '../../xds/envoy/index.ts';
+import type { ClusterLoadAssignment, EnvoyInternalAddress, HealthStatus, Locality } from '../../xds/envoy/index.ts';
 import { localityKey } from './load-balancers/load-balancer.ts';
 
 /** An endpoint of a load assignment, before it becomes a host (and, for DNS clusters, before its name is resolved). */
 export interface EndpointSpec {
-  /** An IP address, a pipe's path, or (DNS clusters) a name to resolve. */
+  /** An IP address, a pipe's path, an internal listener's `envoy://name/id`, or (DNS clusters) a name to resolve. */
   readonly address: string;
-  /** 0 for a pipe. */
+  /** 0 for a pipe and an internal listener. */
   readonly port: number;
+  /** The internal listener the endpoint is (`envoyInternalAddress.serverListenerName`). */
+  readonly internalListener?: string;
   readonly hostname?: string;
   readonly weight: number;
   readonly healthStatus: HealthStatus;
@@ -34,8 +36,8 @@ const HEALTH_STATUSES: ReadonlySet<string> = new Set<HealthStatus>(['UNKNOWN', '
 /**
  * Checks a ClusterLoadAssignment and flattens it into endpoints. `addresses` says what an endpoint's
  * socket address may be: `ip` for EDS and STATIC clusters (Envoy wants resolved addresses there),
- * `name` for DNS clusters, whose names are resolved later (pipes are refused there). Every problem is
- * reported with its field path.
+ * `name` for DNS clusters, whose names are resolved later (pipes and internal listeners are refused
+ * there). Every problem is reported with its field path.
  */
 export function parseLoadAssignment(assignment: ClusterLoadAssignment, addresses: 'ip' | 'name'): Result<ParsedAssignment, string[]> {
   const problems: string[] = [];
@@ -78,7 +80,8 @@ export function parseLoadAssignment(assignment: ClusterLoadAssignment, addresses
 function endpointAddress(
   address: ClusterLoadAssignment['endpoints'][number]['lbEndpoints'][number]['endpoint']['address'] | undefined,
   mode: 'ip' | 'name', at: string, problems: string[],
-): { address: string; port: number } | undefined {
+): { address: string; port: number; internalListener?: string } | undefined {
+  if (address?.envoyInternalAddress !== undefined) return internalAddress(address.envoyInternalAddress, mode, at, problems);
   if (address?.pipe !== undefined) {
     if (mode === 'name') {
       problems.push(`${at}.pipe: a DNS cluster resolves names and cannot reach a pipe`);
@@ -92,7 +95,7 @@ function endpointAddress(
   }
   const socket = address?.socketAddress;
   if (socket === undefined) {
-    problems.push(`${at}: must have a socketAddress or a pipe`);
+    problems.push(`${at}: must have a socketAddress, a pipe or an envoyInternalAddress`);
     return undefined;
   }
   let good = true;
@@ -109,6 +112,25 @@ function endpointAddress(
     good = false;
   }
   return good ? { address: socket.address, port } : undefined;
+}
+
+/** An internal listener of this proxy, as Envoy writes its address: `envoy://<listener>/<endpoint id>`. */
+function internalAddress(internal: EnvoyInternalAddress, mode: 'ip' | 'name', at: string, problems: string[]): { address: string; port: number; internalListener: string } | undefined {
+  if (mode === 'name') {
+    problems.push(`${at}.envoyInternalAddress: a DNS cluster resolves names and cannot reach an internal listener (use a STATIC or EDS cluster)`);
+    return undefined;
+  }
+  const name = (internal as { readonly serverListenerName?: unknown }).serverListenerName;
+  if (typeof name !== 'string' || name === '') {
+    problems.push(`${at}.envoyInternalAddress.serverListenerName: must name an internal listener`);
+    return undefined;
+  }
+  const endpointId = (internal as { readonly endpointId?: unknown }).endpointId ?? '';
+  if (typeof endpointId !== 'string') {
+    problems.push(`${at}.envoyInternalAddress.endpointId: must be a string`);
+    return undefined;
+  }
+  return { address: `envoy://${name}/${endpointId}`, port: 0, internalListener: name };
 }
 
 function isWeight(value: number): boolean {

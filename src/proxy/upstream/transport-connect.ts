@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { UpstreamHost } from './cluster.ts';
+import { InternalListeners, type InternalOrigin } from './internal-listeners.ts';
 import { refusePeer, type UpstreamTls } from './upstream-tls.ts';
 
 /** How one connection is secured: plaintext, or TLS with the SNI, SAN host and ALPN chosen for it. */
@@ -16,6 +17,9 @@ export type ConnectionSecurity =
   };
 
 export const PLAINTEXT: ConnectionSecurity = { kind: 'raw' };
+
+/** None registered: connecting to an internal listener is refused. */
+const NO_INTERNAL_LISTENERS = new InternalListeners();
 
 /** What a connection carries: ALPN follows it when the TLS context names none. */
 export type ConnectionUse = 'http1' | 'http2' | 'tcp';
@@ -41,24 +45,32 @@ const established = new WeakSet<net.Socket>();
 /** TLS sockets whose TCP connection is up: a failure before they are established is the handshake's. */
 const tcpUp = new WeakSet<net.Socket>();
 
+export interface ConnectUpstreamOptions {
+  readonly allowHalfOpen?: boolean;
+  /** Where hosts that are internal listeners are reached; without it, connecting to one is refused. */
+  readonly internal?: InternalListeners;
+  /** The downstream connection this one is made for, for the internal listener's side. */
+  readonly origin?: InternalOrigin;
+}
+
 /**
- * Opens a connection to a host: TCP, or TLS over it. A TLS socket is established once the
- * handshake is done and the server's certificate passed the checks of its context; otherwise it
- * is destroyed with the reason (a PeerRefusedError), as a connect failure. Node's own identity
- * check is off: Envoy checks only what the context configures.
+ * Opens a connection to a host: TCP (in-process for an internal listener), or TLS over it. A TLS
+ * socket is established once the handshake is done and the server's certificate passed the
+ * checks of its context; otherwise it is destroyed with the reason (a PeerRefusedError), as a
+ * connect failure. Node's own identity check is off: Envoy checks only what the context configures.
  */
-export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity, options: { readonly allowHalfOpen?: boolean } = {}): net.Socket {
+export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity, options: ConnectUpstreamOptions = {}): net.Socket {
   const allowHalfOpen = options.allowHalfOpen === true;
+  const inner = host.internalListener === undefined ? undefined : connectInternal(host.internalListener, options);
   if (security.kind === 'raw') {
-    const socket = net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen });
+    const socket = inner ?? net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen });
     socket.once('connect', () => established.add(socket));
     return socket;
   }
   const context = security.tls;
   // Node's tls.connect passes allowHalfOpen on to the socket, though its types leave it out.
   const connectOptions: tls.ConnectionOptions & { readonly allowHalfOpen: boolean } = {
-    host: host.address,
-    port: host.port,
+    ...(inner !== undefined ? { socket: inner } : { host: host.address, port: host.port }),
     ...(security.serverName !== undefined && { servername: security.serverName }),
     secureContext: context.secureContext,
     ...(security.alpn.length > 0 && { ALPNProtocols: [...security.alpn] }),
@@ -68,13 +80,24 @@ export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity
   };
   const socket = tls.connect(connectOptions);
   socket.setNoDelay(true);
-  socket.once('connect', () => tcpUp.add(socket));
+  if (inner !== undefined) {
+    // The in-process connection under TLS fails as a TCP connection does, before any handshake.
+    inner.once('connect', () => tcpUp.add(socket));
+    inner.once('error', (error: Error) => socket.destroy(error));
+  } else {
+    socket.once('connect', () => tcpUp.add(socket));
+  }
   socket.once('secureConnect', () => {
     const refused = refusePeer(socket, context.verify, security.sanHost);
     if (refused !== undefined) socket.destroy(new PeerRefusedError(refused));
     else established.add(socket);
   });
   return socket;
+}
+
+function connectInternal(listener: string, options: ConnectUpstreamOptions): net.Socket {
+  const internal = options.internal ?? NO_INTERNAL_LISTENERS;
+  return internal.connect(listener, { allowHalfOpen: options.allowHalfOpen === true, ...(options.origin !== undefined && { origin: options.origin }) });
 }
 
 export function isEstablished(socket: net.Socket): boolean {

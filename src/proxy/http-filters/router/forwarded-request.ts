@@ -10,7 +10,7 @@ import type { ClusterChoice, RouteAction, RouteEntry } from '../../route/route-e
 import type { Counter, StatsScope } from '../../telemetry/stats.ts';
 import type { ClusterManager, LoadBalancerContext, UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 import { requestHash } from '../../upstream/hash-key.ts';
-import type { HttpConnectionPool, UpgradeOptions, UpgradeResponse, UpgradeResult, UpstreamFailure, UpstreamResponse } from '../../upstream/pools/index.ts';
+import type { HttpConnectionPool, TunnelOptions, UpgradeOptions, UpgradeResponse, UpgradeResult, UpstreamFailure, UpstreamResponse } from '../../upstream/pools/index.ts';
 import { failureReply } from './failure-reply.ts';
 import { RequestBodyTee } from './request-body-tee.ts';
 import { sendMirror } from './request-mirror.ts';
@@ -23,8 +23,10 @@ type ForwardAction = Extract<RouteAction, { kind: 'forward' }>;
 export interface ConnectionPools {
   /** `authority`: the request's, for clusters that take the TLS SNI from it (auto SNI). */
   pool(cluster: UpstreamCluster, host: UpstreamHost, protocol: 'http1' | 'http2', authority?: string): HttpConnectionPool;
-  /** An Upgrade request on a connection of its own. */
+  /** An Upgrade request (or a CONNECT sent on) on a connection of its own. */
   upgrade(cluster: UpstreamCluster, host: UpstreamHost, head: RequestHead, options: UpgradeOptions): Promise<UpgradeResult>;
+  /** A raw connection of its own for a CONNECT the router terminates. */
+  tunnel(cluster: UpstreamCluster, host: UpstreamHost, options: TunnelOptions): Promise<UpgradeResult>;
 }
 
 /** What every request of a router shares. */
@@ -156,7 +158,14 @@ export class ForwardedRequest {
 
     if (exchange.signal.aborted) return this.#downstreamGone();
     exchange.signal.addEventListener('abort', this.#onDownstreamAbort);
-    if (exchange.upgrade !== undefined) return this.#upgrade(exchange.upgrade.protocol);
+    const upgrade = exchange.upgrade;
+    if (upgrade !== undefined) {
+      const pools = context.pools;
+      if (upgrade.protocol === 'connect' && action.terminateConnect === true) {
+        return this.#dedicated((host, signal) => pools.tunnel(cluster, host, { authority: exchange.request.authority, signal, origin: exchange.downstream }));
+      }
+      return this.#dedicated((host, signal) => pools.upgrade(cluster, host, head, { protocol: upgrade.protocol, signal }));
+    }
     const mirrors = action.mirrors.length === 0 ? action.mirrors : action.mirrors.filter((mirror) => mirror.fraction >= 1 || context.random() < mirror.fraction);
     this.#setUpBody(mirrors.length > 0);
     for (const mirror of mirrors) this.#mirror(mirror.cluster);
@@ -236,18 +245,21 @@ export class ForwardedRequest {
   }
 
   /**
-   * An Upgrade (WebSocket): one attempt, never retried nor mirrored, on an HTTP/1.1 connection of
-   * its own. The route's timeouts run until the upstream answers; a 101 hands the connection to
-   * the connection manager, and the session then lives as long as both sides keep it.
+   * An Upgrade (WebSocket) or a CONNECT: one attempt, never retried nor mirrored, on a connection
+   * of its own: an HTTP/1.1 request sent on, or for a CONNECT the route terminates a raw connection
+   * to the host (200 once it is established). The route's timeouts run until the upstream answers;
+   * a 101 (2xx for a CONNECT) hands the connection to the connection manager, and the session then
+   * lives as long as both sides keep it.
    */
-  async #upgrade(protocol: string): Promise<HttpResponse> {
+  async #dedicated(open: (host: UpstreamHost, signal: AbortSignal) => Promise<UpgradeResult>): Promise<HttpResponse> {
     const exchange = this.#exchange;
     const context = this.#context;
     const info = exchange.info;
     const head = this.#head;
-    // An Upgrade request has no body of its own: what follows its head belongs to the new protocol.
+    // An HTTP/1 Upgrade or CONNECT has no body of its own: what follows its head belongs to the
+    // new protocol. An HTTP/2 CONNECT's stream is the tunnel itself, which the codec carries.
     this.#tee = null;
-    exchange.body.resume();
+    if (exchange.request.protocol !== 'HTTP/2') exchange.body.resume();
     const host = this.#cluster.picker().pick(this.#lbContext);
     if (host === undefined) return this.#reply({ status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' });
     this.#attempts = 1;
@@ -259,7 +271,7 @@ export class ForwardedRequest {
     this.#controller = controller;
     this.#bodyComplete();
     const started = context.clock.now();
-    const result = await context.pools.upgrade(this.#cluster, host, head, { protocol, signal: controller.signal });
+    const result = await open(host, controller.signal);
     // A timeout that fired as the answer arrived has already cut it off.
     const timedOut = this.#globalTimedOut || this.#perTryTimedOut;
     if (!timedOut) {
@@ -291,7 +303,7 @@ export class ForwardedRequest {
     if (answer.localAddress !== undefined) info.upstreamLocalAddress = answer.localAddress;
     const headers = this.#responseHeaders(answer.headers, started);
     this.#finish();
-    return { status: 101, headers, body: null, upgraded: answer.socket };
+    return { status: answer.status, headers, body: null, upgraded: answer.socket };
   }
 
   /**

@@ -83,7 +83,7 @@ async function proxyTo(cluster: ManagedCluster, route: RouteEntry = forwardTo(cl
     statPrefix: 'test',
     rds: { configSource: { ads: {} }, routeConfigName: 'routes' },
     httpFilters: [{ name: 'envoy.filters.http.router', typedConfig: { '@type': ROUTER_TYPE } }],
-    upgradeConfigs: [{ upgradeType: 'websocket' }],
+    upgradeConfigs: [{ upgradeType: 'websocket' }, { upgradeType: 'CONNECT' }],
   });
   if (!config.ok) assert.fail(config.error);
   const log: AccessLogEntry[] = [];
@@ -355,6 +355,157 @@ describe('upgrades (WebSocket) through the router', { timeout: 20_000 }, () => {
     h.pools.close();
     await withTimeout(once(ws, 'close'), 'the WebSocket was not closed');
     await waitFor(() => session.closed);
+  });
+});
+
+/** A route to `cluster` that terminates CONNECT (its CONNECT upgrade has a connectConfig). */
+function terminating(cluster: string): RouteEntry {
+  const route = forwardTo(cluster);
+  return { ...route, action: { ...route.action, terminateConnect: true } as RouteEntry['action'] };
+}
+
+/** Sends a CONNECT and reads the answer's head; the socket stays open. */
+async function connectThrough(port: number, target: string): Promise<{ socket: net.Socket; head: string }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+  let head = '';
+  await withTimeout(new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      resolve();
+    };
+    socket.on('data', onData);
+    socket.once('close', () => resolve());
+  }), 'no answer to the CONNECT');
+  return { socket, head };
+}
+
+async function echoed(socket: net.Socket, text: string): Promise<string> {
+  socket.write(text);
+  let received = '';
+  await withTimeout(new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer): void => {
+      received += chunk.toString();
+      if (received.length < text.length) return;
+      socket.off('data', onData);
+      resolve();
+    };
+    socket.on('data', onData);
+  }), 'nothing came back through the tunnel');
+  return received;
+}
+
+describe('CONNECT through the router', { timeout: 20_000 }, () => {
+  /** A TCP echo server: the host a terminated CONNECT reaches. */
+  let echoServer: net.Server;
+  let echoPort: number;
+  const echoConnections: net.Socket[] = [];
+  /** An HTTP proxy upstream: takes a CONNECT sent on, answering 200 and echoing, or 407 for `refuse:1`. */
+  let proxyUpstream: http.Server;
+  let proxyUpstreamPort: number;
+  const connectTargets: string[] = [];
+  let harness: Harness | undefined;
+
+  before(async () => {
+    echoServer = net.createServer((socket) => {
+      echoConnections.push(socket);
+      socket.on('error', () => {});
+      socket.pipe(socket);
+    });
+    echoServer.listen(0, '127.0.0.1');
+    await once(echoServer, 'listening');
+    echoPort = (echoServer.address() as net.AddressInfo).port;
+    proxyUpstream = http.createServer((_req, res) => res.end());
+    proxyUpstream.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      connectTargets.push(req.url ?? '');
+      socket.on('error', () => {});
+      if (req.url === 'refuse:1') {
+        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      socket.pipe(socket);
+    });
+    proxyUpstream.listen(0, '127.0.0.1');
+    await once(proxyUpstream, 'listening');
+    proxyUpstreamPort = (proxyUpstream.address() as net.AddressInfo).port;
+  });
+
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  after(async () => {
+    for (const socket of echoConnections) socket.destroy();
+    echoServer.close();
+    proxyUpstream.closeAllConnections();
+    proxyUpstream.close();
+  });
+
+  it('terminates a CONNECT: 200 once the connection to a host is up, then the tunnel\'s bytes both ways', async () => {
+    const cluster = staticCluster('tunnel', [endpointAt(echoPort)]);
+    harness = await proxyTo(cluster, terminating('tunnel'));
+    const before = echoConnections.length;
+    const { socket, head } = await connectThrough(harness.port, 'details:9080');
+    try {
+      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(echoConnections.length - before, 1);
+      assert.equal(await echoed(socket, 'GET / HTTP/1.1\r\n\r\n'), 'GET / HTTP/1.1\r\n\r\n');
+    } finally {
+      socket.end();
+    }
+    await waitFor(() => harness!.log.length === 1);
+    const entry = harness.log[0]!;
+    assert.equal(entry.request?.method, 'CONNECT');
+    assert.equal(entry.response?.status, 200);
+    assert.equal(entry.info.upstreamCluster, 'tunnel');
+    assert.equal(entry.info.upstreamHost, `127.0.0.1:${echoPort}`);
+    assert.equal(entry.info.responseCodeDetails, 'via_upstream');
+    assert.equal(entry.info.bytesReceived, 'GET / HTTP/1.1\r\n\r\n'.length);
+    await waitFor(() => cluster.hosts()[0]!.activeRequests === 0);
+    await waitFor(() => echoConnections.at(-1)!.closed);
+  });
+
+  it('answers a terminated CONNECT 503 UF when the host refuses the connection', async () => {
+    const dead = net.createServer();
+    dead.listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const deadPort = (dead.address() as net.AddressInfo).port;
+    dead.close();
+    await once(dead, 'close');
+    const cluster = staticCluster('tunnel', [endpointAt(deadPort)]);
+    harness = await proxyTo(cluster, terminating('tunnel'));
+    const answer = await rawExchange(harness.port, 'CONNECT details:9080 HTTP/1.1\r\nhost: details:9080\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.ok(answer.endsWith('upstream connect error or disconnect/reset before headers. reset reason: connection failure'));
+    await waitFor(() => harness!.log.length === 1);
+    assert.deepEqual([...harness.log[0]!.info.responseFlags], ['UF']);
+    assert.equal(cluster.hosts()[0]!.stats?.cxConnectFail, 1);
+  });
+
+  it('sends a CONNECT on upstream when its route does not terminate it, tunnelling a 2xx answer', async () => {
+    harness = await proxyTo(staticCluster('proxy', [endpointAt(proxyUpstreamPort)]));
+    const { socket, head } = await connectThrough(harness.port, 'details:9080');
+    try {
+      assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(await echoed(socket, 'through two proxies'), 'through two proxies');
+    } finally {
+      socket.end();
+    }
+    assert.equal(connectTargets.at(-1), 'details:9080');
+  });
+
+  it('returns an upstream\'s refusal of a CONNECT sent on as a plain response, and closes the connection', async () => {
+    harness = await proxyTo(staticCluster('proxy', [endpointAt(proxyUpstreamPort)]));
+    const answer = await rawExchange(harness.port, 'CONNECT refuse:1 HTTP/1.1\r\nhost: refuse:1\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 407 Proxy Authentication Required\r\n/);
+    assert.match(answer, /\r\nconnection: close\r\n/);
+    await waitFor(() => harness!.log.length === 1);
+    assert.equal(harness.log[0]!.response?.status, 407);
   });
 });
 

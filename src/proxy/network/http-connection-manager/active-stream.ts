@@ -51,7 +51,8 @@ export class ActiveStream implements HttpExchange {
   readonly info: StreamInfo;
   readonly signal: AbortSignal;
   route: RouteEntry | undefined;
-  readonly upgrade: UpgradeRequest | undefined;
+  /** Set once the route is known, when the route (else the connection manager) allows the upgrade asked for. */
+  upgrade: UpgradeRequest | undefined;
 
   readonly #context: StreamContext;
   readonly #connection: StreamConnection;
@@ -79,13 +80,12 @@ export class ActiveStream implements HttpExchange {
     const head = stream.head;
     if (head.protocol !== 'HTTP/2') head.scheme = downstream.tls !== undefined ? 'https' : 'http';
     if (head.authority === '' && head.protocol === 'HTTP/1.0') head.authority = config.defaultHostForHttp10;
-    if (config.stripPort !== 'none') head.authority = stripPort(head.authority, config.stripPort === 'any' ? undefined : downstream.localPort);
+    // A CONNECT's authority keeps its port (RFC 9110 §9.3.6 requires one), as in Envoy.
+    if (config.stripPort !== 'none' && head.method !== 'CONNECT') head.authority = stripPort(head.authority, config.stripPort === 'any' ? undefined : downstream.localPort);
     this.request = head;
     this.body = stream.body;
     this.downstream = downstream;
     this.signal = this.#controller.signal;
-    const allowedUpgrade = stream.upgrade !== undefined && config.upgradeTypes.has(stream.upgrade);
-    this.upgrade = allowedUpgrade ? { protocol: stream.upgrade! } : undefined;
     const now = context.clock.now();
     this.#lastActivity = now;
     const info: Writable<StreamInfo> = {
@@ -123,6 +123,15 @@ export class ActiveStream implements HttpExchange {
     }
     this.#table = context.routeTable();
     this.clearRouteCache();
+    const requested = this.#stream.upgrade;
+    if (requested !== undefined) {
+      if (!this.#upgradeAllowed(requested)) {
+        if (requested === 'websocket') context.stats.rqWsOnNonWsRoute.inc();
+        this.#send(this.#localReply({ status: 403, details: 'upgrade_failed' }));
+        return;
+      }
+      this.upgrade = { protocol: requested };
+    }
     const action = this.route?.action;
     if (action?.kind === 'forward' && action.idleTimeoutMs !== undefined) this.#armIdleTimer(action.idleTimeoutMs);
     context.chain.run(this).then(
@@ -157,10 +166,6 @@ export class ActiveStream implements HttpExchange {
       return { status: 400, details: stream.malformed };
     }
     if (head.authority === '') return { status: 400, details: 'missing_host_header' };
-    if (stream.upgrade !== undefined && this.upgrade === undefined) {
-      if (stream.upgrade === 'websocket') stats.rqWsOnNonWsRoute.inc();
-      return { status: 403, details: 'upgrade_failed' };
-    }
     if (head.method !== 'CONNECT' && head.path !== '*') {
       const normalized = normalizeRequestPath(head.path, config.path);
       switch (normalized.kind) {
@@ -176,6 +181,16 @@ export class ActiveStream implements HttpExchange {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Envoy's rule: the route's `upgradeConfigs` entry for the type decides, else the connection
+   * manager's. CONNECT counts as the upgrade type `connect`.
+   */
+  #upgradeAllowed(type: string): boolean {
+    const action = this.route?.action;
+    const byRoute = action?.kind === 'forward' ? action.upgrades?.get(type) : undefined;
+    return byRoute ?? this.#context.config.upgradeTypes.has(type);
   }
 
   #localReply(options: LocalReplyOptions): HttpResponse {

@@ -35,7 +35,7 @@ export interface HcmConfig {
   readonly serverHeaderTransformation: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   readonly path: PathNormalization;
   readonly stripPort: 'none' | 'matching' | 'any';
-  /** Lower-case Upgrade tokens proxied (`websocket`). */
+  /** Lower-case Upgrade tokens proxied (`websocket`; `connect` for CONNECT), unless a route's own `upgradeConfigs` say otherwise. */
   readonly upgradeTypes: ReadonlySet<string>;
   readonly acceptHttp10: boolean;
   readonly defaultHostForHttp10: string;

@@ -1,6 +1,7 @@
 import type { Logger, Result, Timers } from '../../../core/index.ts';
 import { TCP_PROXY_TYPE } from '../../../xds/envoy/index.ts';
 import { ClusterTransports } from '../../upstream/cluster-transport.ts';
+import type { InternalListeners } from '../../upstream/internal-listeners.ts';
 import type { ReadFile } from '../../upstream/upstream-tls.ts';
 import type { NetworkFilter, NetworkFilterDeps, NetworkFilterFactory } from '../network-filter.ts';
 import { parseTcpProxy, type TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -14,6 +15,8 @@ export interface TcpProxyFactoryOptions {
   readonly readFile?: ReadFile;
   /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
   readonly logger?: Logger;
+  /** Where hosts that are internal listeners are reached; connecting to one is refused without it. */
+  readonly internalListeners?: InternalListeners;
 }
 
 export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
@@ -21,9 +24,11 @@ export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
   private readonly timers: Timers;
   /** Shared by the factory's filters, so that each cluster's TLS context is built once. */
   private readonly transports: ClusterTransports;
+  private readonly internalListeners: InternalListeners | undefined;
 
   constructor(options: TcpProxyFactoryOptions) {
     this.timers = options.timers;
+    this.internalListeners = options.internalListeners;
     this.transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), logger: options.logger });
   }
 
@@ -32,6 +37,6 @@ export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
   }
 
   create(config: TcpProxyConfig, deps: NetworkFilterDeps): NetworkFilter {
-    return new TcpProxyFilter(config, deps, this.timers, this.transports);
+    return new TcpProxyFilter(config, deps, this.timers, this.transports, this.internalListeners);
   }
 }

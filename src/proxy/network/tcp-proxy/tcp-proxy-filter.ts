@@ -6,6 +6,7 @@ import type { Counter, Gauge } from '../../telemetry/stats.ts';
 import type { UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 import type { ClusterTransports } from '../../upstream/cluster-transport.ts';
 import { alpnFor, connectUpstream, PLAINTEXT, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../../upstream/transport-connect.ts';
+import type { InternalListeners } from '../../upstream/internal-listeners.ts';
 import type { UpstreamTransportSocket } from '../../upstream/upstream-tls.ts';
 import type { DownstreamConnection, NetworkFilter, NetworkFilterDeps } from '../network-filter.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -41,15 +42,17 @@ export class TcpProxyFilter implements NetworkFilter {
   readonly deps: NetworkFilterDeps;
   readonly timers: Timers;
   readonly transports: ClusterTransports;
+  readonly internalListeners: InternalListeners | undefined;
   readonly stats: FilterStats;
   private readonly clusterStats = new Map<string, ClusterStats>();
   private readonly sessions = new Set<TcpSession>();
 
-  constructor(config: TcpProxyConfig, deps: NetworkFilterDeps, timers: Timers, transports: ClusterTransports) {
+  constructor(config: TcpProxyConfig, deps: NetworkFilterDeps, timers: Timers, transports: ClusterTransports, internalListeners?: InternalListeners) {
     this.config = config;
     this.deps = deps;
     this.timers = timers;
     this.transports = transports;
+    this.internalListeners = internalListeners;
     const scope = deps.stats.scope(`tcp.${config.statPrefix}`);
     this.stats = {
       total: scope.counter('downstream_cx_total'),
@@ -221,7 +224,7 @@ class TcpSession {
       this.attemptFailed(host);
       return;
     }
-    const socket = connectUpstream(host, security, { allowHalfOpen: true });
+    const socket = connectUpstream(host, security, { allowHalfOpen: true, internal: this.filter.internalListeners, origin: this.connection.downstream });
     // The connect timeout covers the TLS handshake too, as in Envoy.
     const timer = this.filter.timers.setTimeout(() => {
       stats.connectTimeout.inc();

@@ -3,6 +3,7 @@ import type { Result, Timers } from '../../../core/index.ts';
 import type { Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
 import type { UpstreamCluster, UpstreamHost } from '../cluster.ts';
+import type { InternalListeners } from '../internal-listeners.ts';
 import type { ConnectionSecurity } from '../transport-connect.ts';
 import type { PoolSettings } from './pool-settings.ts';
 import type { PoolStats } from './pool-stats.ts';
@@ -79,4 +80,6 @@ export interface PoolDeps {
   readonly stats: PoolStats;
   /** How its connections are secured; plaintext when absent. */
   readonly security?: ConnectionSecurity;
+  /** Where a host that is an internal listener is reached; connecting to one is refused without it. */
+  readonly internal?: InternalListeners;
 }

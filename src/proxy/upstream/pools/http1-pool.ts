@@ -114,8 +114,8 @@ export class Http1ConnectionPool implements HttpConnectionPool {
 
   /** Called by the agent when it needs a socket: always after this pool allowed it. */
   openSocket(): Socket {
-    const { cluster, host, settings, timers, stats, security = PLAINTEXT } = this.#deps;
-    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats);
+    const { cluster, host, settings, timers, stats, security = PLAINTEXT, internal } = this.#deps;
+    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal });
     // A reserved slot normally exists; when a free socket died between the check and the agent's choice, take one now.
     const connection: Connection = { uses: 0, idleTimer: undefined, release: this.#reserved.pop() ?? cluster.circuitBreakers.tryAcquire('connections') };
     this.#connections.set(socket, connection);

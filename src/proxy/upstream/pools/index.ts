@@ -6,4 +6,4 @@ export { Http2ConnectionPool } from './http2-pool.ts';
 export { poolSettings, type PoolSettings } from './pool-settings.ts';
 export { poolStats, type PoolStats } from './pool-stats.ts';
 export type { UpgradeResponse, UpgradeResult } from './upgrade-connection.ts';
-export { UpstreamPools, type UpgradeOptions, type UpstreamPoolsOptions } from './upstream-pools.ts';
+export { UpstreamPools, type TunnelOptions, type UpgradeOptions, type UpstreamPoolsOptions } from './upstream-pools.ts';

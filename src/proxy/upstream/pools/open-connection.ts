@@ -1,7 +1,7 @@
 import type * as net from 'node:net';
 import type { Timers } from '../../../core/index.ts';
 import type { UpstreamHost } from '../cluster.ts';
-import { connectUpstream, isEstablished, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../transport-connect.ts';
+import { connectUpstream, isEstablished, transportFailureReason, whenEstablished, type ConnectionSecurity, type ConnectUpstreamOptions } from '../transport-connect.ts';
 import type { UpstreamFailure } from './connection-pool.ts';
 import type { PoolStats } from './pool-stats.ts';
 
@@ -14,8 +14,10 @@ class ConnectTimeoutError extends Error {
  * handshake done, certificate accepted) within the cluster's connect timeout (0: no limit), on the
  * injected timers. Counts it in the cluster's and the host's connection stats until it closes.
  */
-export function openConnection(host: UpstreamHost, security: ConnectionSecurity, connectTimeoutMs: number, timers: Timers, stats: PoolStats): net.Socket {
-  const socket = connectUpstream(host, security);
+export function openConnection(
+  host: UpstreamHost, security: ConnectionSecurity, connectTimeoutMs: number, timers: Timers, stats: PoolStats, connect: ConnectUpstreamOptions = {},
+): net.Socket {
+  const socket = connectUpstream(host, security, connect);
   const hostStats = host.stats;
   stats.cxTotal.inc();
   stats.cxActive.inc();

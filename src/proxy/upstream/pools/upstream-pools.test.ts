@@ -1,14 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import * as tls from 'node:tls';
 import { text } from 'node:stream/consumers';
 import { HTTP_PROTOCOL_OPTIONS_KEY, HTTP_PROTOCOL_OPTIONS_TYPE } from '../../../xds/envoy/index.ts';
 import type { RequestHead } from '../../http/request-head.ts';
-import type { UpstreamCluster } from '../cluster.ts';
+import type { UpstreamCluster, UpstreamHost } from '../cluster.ts';
+import { InternalListeners } from '../internal-listeners.ts';
 import { poolSettings } from './pool-settings.ts';
 import { clusterWith, hostAt, Limits, ManualTimers, nullStats, realTimers, waitFor } from './pool-test-support.ts';
-import { tlsSocket } from '../tls-test-support.ts';
+import { serverCredentials, SERVER_DNS_NAME, staticCluster, testdata, tlsSocket } from '../tls-test-support.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 
 const HEAD: RequestHead = { method: 'GET', path: '/', authority: 'svc', scheme: 'http', headers: {}, protocol: 'HTTP/1.1' };
@@ -139,5 +142,79 @@ describe('poolSettings', { timeout: 20_000 }, () => {
 
   it('uses Envoy\'s defaults: a one-hour idle timeout and no other limit', () => {
     assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity });
+  });
+});
+
+describe('UpstreamPools to internal listeners', { timeout: 20_000 }, () => {
+  const internalHost: UpstreamHost = { ...hostAt(0, 'envoy://inner/'), id: 'envoy://inner/', internalListener: 'inner' };
+
+  /** An HTTP/1.1 and HTTP/2 (prior knowledge) server behind the internal listener `inner`, counting its connections. */
+  function innerServers(registry: InternalListeners): { connections: () => number; close(): void } {
+    let connections = 0;
+    const h1 = http.createServer((req, res) => res.end(`h1 ${req.url}`));
+    const h2 = http2.createServer((req, res) => res.end(`h2 ${req.url}`));
+    const accepted = new Set<Socket>();
+    registry.register('inner', (socket) => {
+      connections++;
+      accepted.add(socket);
+      socket.once('data', (first: Buffer) => {
+        socket.pause();
+        socket.unshift(first);
+        (first.toString('latin1').startsWith('PRI * HTTP/2.0') ? h2 : h1).emit('connection', socket);
+        socket.resume();
+      });
+    });
+    return { connections: () => connections, close: () => accepted.forEach((s) => s.destroy()) };
+  }
+
+  async function answer(pools: UpstreamPools, cluster: UpstreamCluster, protocol: 'http1' | 'http2', path: string): Promise<string> {
+    const result = await pools.pool(cluster, internalHost, protocol).request({ ...HEAD, path }, null, { signal: new AbortController().signal });
+    if (!result.ok) assert.fail(result.error.kind);
+    return text(result.value.body);
+  }
+
+  it('carries HTTP/1.1 and HTTP/2 requests in-process, reusing each connection', async () => {
+    const registry = new InternalListeners();
+    const servers = innerServers(registry);
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats, internalListeners: registry });
+    const cluster = clusterWith(new Limits());
+    try {
+      assert.equal(await answer(pools, cluster, 'http1', '/a'), 'h1 /a');
+      assert.equal(await answer(pools, cluster, 'http1', '/b'), 'h1 /b');
+      assert.equal(await answer(pools, cluster, 'http2', '/c'), 'h2 /c');
+      assert.equal(await answer(pools, cluster, 'http2', '/d'), 'h2 /d');
+      assert.equal(servers.connections(), 2);
+    } finally {
+      pools.close();
+      servers.close();
+    }
+  });
+
+  it('secures an in-process connection with the cluster\'s TLS, as a TCP one', async () => {
+    const registry = new InternalListeners();
+    const server = http.createServer((req, res) => res.end(`tls ${req.url} ${(req.socket as tls.TLSSocket).encrypted === true}`));
+    registry.register('inner', (socket) => server.emit('connection', new tls.TLSSocket(socket, { isServer: true, ...serverCredentials(), ALPNProtocols: ['http/1.1'] })));
+    const cluster = staticCluster('secure', [{ endpoint: { address: { envoyInternalAddress: { serverListenerName: 'inner' } } } }], {
+      transportSocket: tlsSocket({ sni: SERVER_DNS_NAME, commonTlsContext: { validationContext: { trustedCa: { filename: testdata('ca.pem') } } } }),
+    });
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats, internalListeners: registry });
+    try {
+      const result = await pools.pool(cluster, cluster.hosts()[0]!, 'http1').request({ ...HEAD, path: '/s' }, null, { signal: new AbortController().signal });
+      if (!result.ok) assert.fail(result.error.kind);
+      assert.equal(await text(result.value.body), 'tls /s true');
+    } finally {
+      pools.close();
+    }
+  });
+
+  it('fails a request to an internal listener nobody runs as a connect failure', async () => {
+    const pools = new UpstreamPools({ timers: realTimers, stats: nullStats, internalListeners: new InternalListeners() });
+    try {
+      const result = await pools.pool(clusterWith(new Limits()), internalHost, 'http1').request(HEAD, null, { signal: new AbortController().signal });
+      assert.equal(result.ok, false);
+      assert.equal(result.ok ? '' : result.error.kind, 'connect-failure');
+    } finally {
+      pools.close();
+    }
   });
 });

@@ -1,18 +1,19 @@
 import type { Socket } from 'node:net';
-import type { Logger, TimerHandle, Timers } from '../../../core/index.ts';
+import { err, ok, type Logger, type Result, type TimerHandle, type Timers } from '../../../core/index.ts';
 import type { RequestHead } from '../../http/request-head.ts';
 import type { StatsScope } from '../../telemetry/stats.ts';
 import type { ClusterManager, UpstreamCluster, UpstreamHost } from '../cluster.ts';
 import { ClusterTransports, sniFromAuthority, type ClusterTransport } from '../cluster-transport.ts';
-import { alpnFor, PLAINTEXT, type ConnectionSecurity } from '../transport-connect.ts';
+import type { InternalListeners, InternalOrigin } from '../internal-listeners.ts';
+import { alpnFor, PLAINTEXT, type ConnectionSecurity, type ConnectionUse } from '../transport-connect.ts';
 import type { ReadFile, UpstreamTransportSocket } from '../upstream-tls.ts';
-import type { HttpConnectionPool, PoolDeps } from './connection-pool.ts';
+import type { HttpConnectionPool, PoolDeps, UpstreamFailure } from './connection-pool.ts';
 import { Http1ConnectionPool } from './http1-pool.ts';
 import { Http2ConnectionPool } from './http2-pool.ts';
 import { poolSettings, type PoolSettings } from './pool-settings.ts';
 import { poolStats, type PoolStats } from './pool-stats.ts';
 import { UnavailablePool } from './unavailable-pool.ts';
-import { openUpgrade, type UpgradeResult } from './upgrade-connection.ts';
+import { openTunnel, openUpgrade, type UpgradeResult } from './upgrade-connection.ts';
 
 export interface UpstreamPoolsOptions {
   readonly timers: Timers;
@@ -25,13 +26,24 @@ export interface UpstreamPoolsOptions {
   readonly readFile?: ReadFile;
   /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
   readonly logger?: Logger;
+  /** Where hosts that are internal listeners are reached; connecting to one is refused without it. */
+  readonly internalListeners?: InternalListeners;
 }
 
 export interface UpgradeOptions {
-  /** The Upgrade token, lower-case (`websocket`). */
+  /** The Upgrade token, lower-case (`websocket`); `connect` sends the request as a CONNECT. */
   readonly protocol: string;
   /** Before the answer: fails the upgrade with `aborted`. After a plain answer: cuts its body off. */
   readonly signal: AbortSignal;
+}
+
+export interface TunnelOptions {
+  /** The CONNECT's authority, from which a cluster with auto SNI takes the SNI. */
+  readonly authority: string;
+  /** Before the connection is established: fails the tunnel with `aborted`. */
+  readonly signal: AbortSignal;
+  /** The downstream connection the tunnel carries, for an internal listener's side. */
+  readonly origin?: InternalOrigin;
 }
 
 interface ClusterPools {
@@ -57,7 +69,8 @@ const DEFAULT_SWEEP_INTERVAL_MS = 30_000;
  * transportSocketMatch the host's metadata picks) says. A cluster replaced by CDS (a new
  * UpstreamCluster object) gets fresh pools with its new limits and the old ones drain, as Envoy
  * drains pools on a cluster update. Pools of hosts and clusters that went away drain too, and
- * pools left with nothing open are forgotten. Upgrades (WebSocket) get connections of their own.
+ * pools left with nothing open are forgotten. Upgrades (WebSocket) and CONNECT tunnels get
+ * connections of their own.
  */
 export class UpstreamPools {
   readonly #options: UpstreamPoolsOptions;
@@ -96,17 +109,19 @@ export class UpstreamPools {
    * protocol (as Envoy does without extended CONNECT), secured as the host's other connections.
    */
   upgrade(cluster: UpstreamCluster, host: UpstreamHost, head: RequestHead, options: UpgradeOptions): Promise<UpgradeResult> {
-    if (this.#closed) return Promise.resolve({ ok: false, error: { kind: 'reset', remote: false, requestSent: false, message: 'connection pools closed' } });
-    const pools = this.#clusterPools(cluster);
-    const socket = this.#hostPools(pools, host).socket;
-    if (socket.kind === 'unavailable') {
-      pools.stats.cxConnectFail.inc();
-      if (host.stats !== undefined) host.stats.cxConnectFail++;
-      return Promise.resolve({ ok: false, error: { kind: 'connect-failure', message: socket.reason, transportFailureReason: socket.reason } });
-    }
-    const sni = socket.kind === 'tls' && pools.transport.autoSni ? sniFromAuthority(head.authority) : undefined;
-    const deps = this.#deps(pools, host, this.#security(pools.transport, socket, sni, 'http1'));
-    return openUpgrade(deps, head, options.protocol, options.signal, this.#upgrades);
+    const deps = this.#dedicatedDeps(cluster, host, head.authority, 'http1');
+    if (!deps.ok) return Promise.resolve(deps);
+    return openUpgrade(deps.value, head, options.protocol, options.signal, this.#upgrades);
+  }
+
+  /**
+   * A raw connection to a host for a CONNECT the proxy terminates, on a new connection of its own,
+   * secured as the host's other connections (without an HTTP ALPN).
+   */
+  tunnel(cluster: UpstreamCluster, host: UpstreamHost, options: TunnelOptions): Promise<UpgradeResult> {
+    const deps = this.#dedicatedDeps(cluster, host, options.authority, 'tcp');
+    if (!deps.ok) return Promise.resolve(deps);
+    return openTunnel(deps.value, options.signal, this.#upgrades, options.origin);
   }
 
   /** Drains the pools of a cluster's hosts that are not in `hostIds` (after an EDS update). */
@@ -161,6 +176,20 @@ export class UpstreamPools {
     this.#upgrades.clear();
   }
 
+  /** What a connection of its own to a host is made with, or why none can be. */
+  #dedicatedDeps(cluster: UpstreamCluster, host: UpstreamHost, authority: string, use: ConnectionUse): Result<PoolDeps, UpstreamFailure> {
+    if (this.#closed) return err({ kind: 'reset', remote: false, requestSent: false, message: 'connection pools closed' });
+    const pools = this.#clusterPools(cluster);
+    const socket = this.#hostPools(pools, host).socket;
+    if (socket.kind === 'unavailable') {
+      pools.stats.cxConnectFail.inc();
+      if (host.stats !== undefined) host.stats.cxConnectFail++;
+      return err({ kind: 'connect-failure', message: socket.reason, transportFailureReason: socket.reason });
+    }
+    const sni = socket.kind === 'tls' && pools.transport.autoSni ? sniFromAuthority(authority) : undefined;
+    return ok(this.#deps(pools, host, this.#security(pools.transport, socket, sni, use)));
+  }
+
   #clusterPools(cluster: UpstreamCluster): ClusterPools {
     let pools = this.#clusters.get(cluster.name);
     if (pools === undefined || pools.cluster !== cluster) {
@@ -195,10 +224,10 @@ export class UpstreamPools {
   }
 
   #deps(pools: ClusterPools, host: UpstreamHost, security: ConnectionSecurity): PoolDeps {
-    return { cluster: pools.cluster, host, settings: pools.settings, timers: this.#options.timers, stats: pools.stats, security };
+    return { cluster: pools.cluster, host, settings: pools.settings, timers: this.#options.timers, stats: pools.stats, security, internal: this.#options.internalListeners };
   }
 
-  #security(transport: ClusterTransport, socket: Exclude<UpstreamTransportSocket, { kind: 'unavailable' }>, sni: string | undefined, protocol: 'http1' | 'http2'): ConnectionSecurity {
+  #security(transport: ClusterTransport, socket: Exclude<UpstreamTransportSocket, { kind: 'unavailable' }>, sni: string | undefined, use: ConnectionUse): ConnectionSecurity {
     if (socket.kind === 'raw') return PLAINTEXT;
     const tls = socket.tls;
     return {
@@ -206,7 +235,7 @@ export class UpstreamPools {
       tls,
       serverName: sni ?? tls.sni,
       sanHost: transport.autoSanValidation ? sni : undefined,
-      alpn: alpnFor(tls.alpn, protocol),
+      alpn: alpnFor(tls.alpn, use),
     };
   }
 
