@@ -3,11 +3,35 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { builtinKinds } from '../config/index.ts';
+import { builtinKinds, resourceRef, type AnyResource, type ResourceRef } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
-import { MemoryConfigSource } from '../control/sources/index.ts';
+import { ok } from '../core/index.ts';
 import { ConfigJournal } from './config-journal.ts';
-import { JournaledConfigStore } from './journaled-config-store.ts';
+import { JournaledConfigStore, type MutableConfig } from './journaled-config-store.ts';
+
+/** The control plane's in-memory source, reduced to what the store drives (resources by kind, namespace and name). */
+class ConfigInMemory implements MutableConfig {
+  readonly #resources = new Map<string, AnyResource>();
+  current() {
+    return { resources: [...this.#resources.values()] };
+  }
+  apply(resources: readonly AnyResource[]) {
+    const changes = resources.map((r) => {
+      const existed = this.#resources.has(key(r));
+      this.#resources.set(key(r), r);
+      return { resource: resourceRef(r), action: existed ? 'configured' : 'created' };
+    });
+    return ok({ changes });
+  }
+  delete(refs: readonly ResourceRef[]) {
+    const deleted = refs.filter((r) => this.#resources.delete(key(r)));
+    return ok({ deleted, notFound: refs.filter((r) => !deleted.includes(r)) });
+  }
+}
+
+function key(r: ResourceRef): string {
+  return `${r.kind}/${r.namespace}/${r.name}`;
+}
 
 const SERVICE = `apiVersion: v1
 kind: Service
@@ -32,10 +56,10 @@ describe('JournaledConfigStore', () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-journal-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  function store(name: string): { store: JournaledConfigStore; config: MemoryConfigSource } {
+  function store(name: string): { store: JournaledConfigStore; config: ConfigInMemory } {
     const kinds = builtinKinds();
     const analyzers = builtinAnalyzers();
-    const config = new MemoryConfigSource({ kinds, analyzers });
+    const config = new ConfigInMemory();
     return { store: new JournaledConfigStore({ config, journal: new ConfigJournal(join(dir, name)), kinds, analyzers }), config };
   }
 

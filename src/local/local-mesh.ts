@@ -1,5 +1,4 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { stringify as toYaml } from 'yaml';
@@ -8,6 +7,7 @@ import { portEnvName } from '../config/kinds/weft/local-workload.ts';
 import type { Clock, Timers } from '../core/index.ts';
 import { ProcessSupervisor, type SupervisorEvent, type SupervisorStatus } from './process-supervisor.ts';
 import { ReadinessProbe, type ProbeAction } from './readiness-probe.ts';
+import type { ReplicaNetwork, ReplicaPlacement } from './replica-network.ts';
 
 /** How a replica's sidecar stands with the control plane, as proxy-status says it. */
 export type SidecarSync = 'SYNCED' | 'STALE' | 'NOT CONNECTED' | 'ERROR';
@@ -31,8 +31,10 @@ export interface LocalMeshOptions {
   readonly baseEnv: Readonly<Record<string, string>>;
   /** The ingress gateway's host ports for Gateway ports 80 and 443; no gateway when undefined. */
   readonly gateway: { readonly httpPort: number; readonly httpsPort: number } | undefined;
-  /** The first two octets of the loopback addresses the mesh gives its proxies (`127.10`). */
-  readonly addressPrefix: string;
+  /** Where replicas live and how their traffic reaches their sidecars (explicit or transparent mode). */
+  readonly network: ReplicaNetwork;
+  /** The gateway's own address (admin, health and Prometheus ports): `<loopback prefix>.0.1`. */
+  readonly gatewayAddress: string;
   readonly clock: Clock;
   readonly timers: Timers;
   /** Progress and problems, one line each, for the user. */
@@ -83,8 +85,7 @@ interface Replica {
   readonly workload: Resource<'LocalWorkload'>;
   readonly index: number;
   readonly name: string;
-  readonly address: string;
-  readonly appPorts: ReadonlyMap<number, number>;
+  readonly placement: ReplicaPlacement;
   readonly app: ProcessSupervisor;
   readonly sidecar: ProcessSupervisor;
   readonly probe: ReadinessProbe | undefined;
@@ -93,17 +94,15 @@ interface Replica {
 /**
  * Local mode's workloads: keeps one app process and one sidecar per replica of every
  * LocalWorkload in the configuration running (started, restarted on crash, stopped when the
- * workload goes), and an ingress gateway. Each replica gets a loopback address of its own (the
- * whole 127.0.0.0/8 is the loopback on Linux), where its sidecar binds the workload's declared
- * ports and its HTTP proxy port, as a pod's IP would; the app listens on free loopback ports of its
- * own (PORT, PORT_<NAME>). A replica takes traffic (is a healthy endpoint) once its probe passes.
+ * workload goes), and an ingress gateway. Each replica gets an address of its own from the
+ * network (a loopback address in explicit mode, a network namespace in transparent mode), as a
+ * pod gets an IP; the app listens where the network says (PORT, PORT_<NAME>). A replica takes
+ * traffic (is a healthy endpoint) once its probe passes.
  */
 export class LocalMesh {
   readonly #options: LocalMeshOptions;
   readonly #replicas = new Map<string, Replica>();
-  readonly #addresses = new Map<string, string>();
   readonly #readinessListeners = new Set<() => void>();
-  #nextAddress = 2;
   #gateway: { readonly sidecar: ProcessSupervisor; readonly address: string } | undefined;
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
@@ -185,6 +184,8 @@ export class LocalMesh {
     await Promise.all(replicas.map((r) => r.app.stop()));
     await Promise.all([...replicas.map((r) => r.sidecar.stop()), this.#gateway?.sidecar.stop()]);
     this.#replicas.clear();
+    await Promise.all(replicas.map((r) => r.placement.release().catch((error: unknown) => this.#options.report(`weft: ${(error as Error).message}`))));
+    await this.#options.network.close();
   }
 
   /** Kills every process at once: for an exit that cannot wait. */
@@ -215,8 +216,10 @@ export class LocalMesh {
     await Promise.all(stopping.map(async (replica) => {
       await replica.app.stop();
       await replica.sidecar.stop();
+      await replica.placement.release();
       this.#options.report(`stopped ${replica.workload.namespace}/${replica.name}`);
     }));
+    await this.#options.network.servicesChanged();
     for (const [key, { workload, index }] of desired) {
       if (this.#replicas.has(key) || this.#closed) continue;
       await this.#startReplica(key, workload, index);
@@ -226,9 +229,8 @@ export class LocalMesh {
   async #startReplica(key: string, workload: Resource<'LocalWorkload'>, index: number): Promise<void> {
     const spec = workload.object.spec;
     const name = `${workload.name}-${index}`;
-    const address = this.#address(key);
-    const appPorts = new Map<number, number>();
-    for (const port of spec.ports) appPorts.set(port.containerPort, await freePort());
+    const placement = await this.#options.network.place(`${workload.namespace}.${name}`, name, spec.ports.map((p) => p.containerPort));
+    const { address, appPorts } = placement;
     const logs = (suffix: string) => join(this.#options.stateDir, 'logs', `${workload.namespace}.${name}${suffix}.log`);
     const bootstrapFile = join(this.#options.stateDir, 'proxies', `${workload.namespace}.${name}.yaml`);
     writeBootstrap(bootstrapFile, {
@@ -241,8 +243,7 @@ export class LocalMesh {
           WORKLOAD_NAME: workload.name,
           INSTANCE_IPS: address,
           POD_PORTS: JSON.stringify(spec.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, ...(p.name !== undefined ? { name: p.name } : {}) }))),
-          INTERCEPTION_MODE: 'NONE',
-          APP_PORTS: JSON.stringify(Object.fromEntries(appPorts)),
+          ...placement.proxyMetadata,
         },
       },
       ads: { address: this.#options.xdsAddress },
@@ -250,7 +251,8 @@ export class LocalMesh {
       health: { address: `${address}:15021` },
       stats: { address: `${address}:15090` },
     });
-    const sidecar = this.#supervisor(`${name}.proxy`, this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile], this.#options.stateDir, this.#options.baseEnv, logs('.proxy'));
+    const proxy = placement.command(this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile], 'proxy');
+    const sidecar = this.#supervisor(`${name}.proxy`, proxy.command, proxy.args, this.#options.stateDir, this.#options.baseEnv, logs('.proxy'));
 
     const firstPort = spec.ports[0];
     const env: Record<string, string> = {
@@ -259,18 +261,17 @@ export class LocalMesh {
       WEFT_WORKLOAD: workload.name,
       WEFT_NAMESPACE: workload.namespace,
       POD_NAME: name,
-      HTTP_PROXY: `http://${address}:15001`,
-      NODE_USE_ENV_PROXY: '1',
-      NO_PROXY: 'localhost,127.0.0.1,::1,[::1]',
+      ...placement.appEnv,
       ...(firstPort !== undefined ? { PORT: String(appPorts.get(firstPort.containerPort)) } : {}),
       ...Object.fromEntries(spec.ports.filter((p) => p.name !== undefined).map((p) => [portEnvName(p.name!), String(appPorts.get(p.containerPort))])),
     };
     for (const lower of ['http_proxy', 'no_proxy', 'https_proxy', 'HTTPS_PROXY']) delete env[lower];
     const [program, ...args] = spec.command as [string, ...string[]];
     const workingDir = isAbsolute(spec.workingDir) ? spec.workingDir : resolve(dirname(workload.origin.file), spec.workingDir);
-    const app = this.#supervisor(name, program === 'node' ? this.#options.nodePath : program, args, workingDir, env, logs(''));
+    const appCommand = placement.command(program === 'node' ? this.#options.nodePath : program, args, 'app');
+    const app = this.#supervisor(name, appCommand.command, appCommand.args, workingDir, env, logs(''));
 
-    const action = probeAction(workload, appPorts);
+    const action = probeAction(workload, appPorts, placement.probeHost);
     const probeSpec = spec.readinessProbe;
     const probe = action === undefined ? undefined : new ReadinessProbe({
       action,
@@ -288,10 +289,10 @@ export class LocalMesh {
         this.#notifyReadiness();
       },
     });
-    const replica: Replica = { key, workload, index, name, address, appPorts, app, sidecar, probe };
+    const replica: Replica = { key, workload, index, name, placement, app, sidecar, probe };
     this.#replicas.set(key, replica);
 
-    this.#options.report(`starting ${workload.namespace}/${name} at ${address} (app on ${[...appPorts.values()].map((p) => `127.0.0.1:${p}`).join(', ') || 'no port'})`);
+    this.#options.report(`starting ${workload.namespace}/${name} at ${address}${this.#options.network.mode === 'explicit' ? ` (app on ${[...appPorts.values()].map((p) => `127.0.0.1:${p}`).join(', ') || 'no port'})` : ''}`);
     const sidecarStarted = await sidecar.start();
     if (!sidecarStarted.ok) this.#options.report(`${workload.namespace}/${name}: the sidecar did not start: ${sidecarStarted.error}`);
     const appStarted = await app.start();
@@ -301,7 +302,7 @@ export class LocalMesh {
   }
 
   async #startGateway(ports: { readonly httpPort: number; readonly httpsPort: number }): Promise<void> {
-    const address = `${this.#options.addressPrefix}.0.1`;
+    const address = this.#options.gatewayAddress;
     const pod = `${GATEWAY.name}-0`;
     const bootstrapFile = join(this.#options.stateDir, 'proxies', `${GATEWAY.namespace}.${pod}.yaml`);
     writeBootstrap(bootstrapFile, {
@@ -316,8 +317,11 @@ export class LocalMesh {
     });
     const sidecar = this.#supervisor(GATEWAY.name, this.#options.proxyCommand.command, [
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
-      // As Istio's ingress gateway Service maps 80 and 443 to the pod's 8080 and 8443: no root needed.
-      '--bind-address', '127.0.0.1', '--port-map', `80=${ports.httpPort}`, '--port-map', `443=${ports.httpsPort}`,
+      // Istio's ingress gateway Service sends its port 80 to the pod's 8080 and 443 to 8443, so a
+      // Gateway server says either; both are the host port here, and no root is needed.
+      '--bind-address', '127.0.0.1',
+      '--port-map', `80=${ports.httpPort}`, '--port-map', `8080=${ports.httpPort}`,
+      '--port-map', `443=${ports.httpsPort}`, '--port-map', `8443=${ports.httpsPort}`,
     ], this.#options.stateDir, this.#options.baseEnv, this.logFile(GATEWAY.name + '.proxy'));
     this.#gateway = { sidecar, address };
     this.#options.report(`starting the ingress gateway on http://127.0.0.1:${ports.httpPort}`);
@@ -344,26 +348,16 @@ export class LocalMesh {
     }
   }
 
-  #address(key: string): string {
-    let address = this.#addresses.get(key);
-    if (address === undefined) {
-      const n = this.#nextAddress++;
-      address = `${this.#options.addressPrefix}.${Math.floor(n / 256)}.${n % 256}`;
-      this.#addresses.set(key, address);
-    }
-    return address;
-  }
-
   #replicaStatus(replica: Replica): ReplicaStatus {
     return {
       name: replica.name,
-      address: replica.address,
+      address: replica.placement.address,
       app: replica.app.status(),
       sidecar: replica.sidecar.status(),
       ready: replica.probe === undefined || replica.probe.ready,
       readiness: replica.probe?.detail ?? 'no port to probe',
       sync: this.#options.sidecarSync(`${replica.name}.${replica.workload.namespace}`),
-      appPorts: Object.fromEntries([...replica.appPorts].map(([k, v]) => [String(k), v])),
+      appPorts: Object.fromEntries([...replica.placement.appPorts].map(([k, v]) => [String(k), v])),
     };
   }
 
@@ -382,7 +376,7 @@ function sameWorkload(a: Resource<'LocalWorkload'>, b: Resource<'LocalWorkload'>
 }
 
 /** The probe of the workload, or by default a TCP connect to its first port; none when it declares no port. */
-function probeAction(workload: Resource<'LocalWorkload'>, appPorts: ReadonlyMap<number, number>): ProbeAction | undefined {
+function probeAction(workload: Resource<'LocalWorkload'>, appPorts: ReadonlyMap<number, number>, host: string): ProbeAction | undefined {
   const spec = workload.object.spec;
   const resolvePort = (port: number | string): number | undefined => {
     const declared = typeof port === 'number' ? port : spec.ports.find((p) => p.name === port)?.containerPort;
@@ -392,30 +386,17 @@ function probeAction(workload: Resource<'LocalWorkload'>, appPorts: ReadonlyMap<
   if (probe?.httpGet !== undefined) {
     const port = resolvePort(probe.httpGet.port);
     if (port === undefined) return undefined;
-    return { kind: 'http', host: '127.0.0.1', port, path: probe.httpGet.path, headers: Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value])) };
+    return { kind: 'http', host, port, path: probe.httpGet.path, headers: Object.fromEntries((probe.httpGet.httpHeaders ?? []).map((h) => [h.name, h.value])) };
   }
   if (probe?.tcpSocket !== undefined) {
     const port = resolvePort(probe.tcpSocket.port);
-    return port === undefined ? undefined : { kind: 'tcp', host: '127.0.0.1', port };
+    return port === undefined ? undefined : { kind: 'tcp', host, port };
   }
   const first = spec.ports[0];
-  return first === undefined ? undefined : { kind: 'tcp', host: '127.0.0.1', port: appPorts.get(first.containerPort)! };
+  return first === undefined ? undefined : { kind: 'tcp', host, port: appPorts.get(first.containerPort)! };
 }
 
 function writeBootstrap(path: string, bootstrap: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, toYaml(bootstrap));
-}
-
-/** A loopback port free now, for an app to listen on. */
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }

@@ -11,6 +11,11 @@ import { ConfigJournal } from '../local/config-journal.ts';
 import { JournaledConfigStore } from '../local/journaled-config-store.ts';
 import { LocalApi } from '../local/local-api.ts';
 import { LocalMesh, type SidecarSync } from '../local/local-mesh.ts';
+import { LoopbackNetwork } from '../local/loopback-network.ts';
+import type { ReplicaNetwork } from '../local/replica-network.ts';
+import { PodNetwork } from '../local/transparent/pod-network.ts';
+import { TransparentNetwork } from '../local/transparent/transparent-network.ts';
+import type { MeshSnapshot } from '../control/snapshot/index.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
 import { consoleLogger } from './console-logger.ts';
 import { systemClock, systemTimers } from './system.ts';
@@ -23,9 +28,12 @@ export interface MeshFile {
   readonly debug: string;
   readonly gateway?: string;
   readonly addressPrefix: string;
+  readonly mode: 'explicit' | 'transparent';
 }
 
 export interface LocalModeOptions {
+  /** explicit: HTTP_PROXY, no root; transparent: network namespaces and iptables capture (Linux, root). */
+  readonly mode: 'explicit' | 'transparent';
   readonly stateDir: string;
   /** Files or directories (their top-level YAML) applied at start, after what the state directory holds. */
   readonly paths: readonly string[];
@@ -67,6 +75,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await assertPortFree(options.gateway.httpsPort, 'the gateway HTTPS port (--https-port)');
   }
   const addressPrefix = await chooseAddressPrefix();
+  const pods = options.mode === 'transparent' ? await createPodNetwork(addressPrefix) : undefined;
 
   const kinds = builtinKinds();
   const analyzers = builtinAnalyzers();
@@ -87,7 +96,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
   const readinessListeners = new Set<() => void>();
   const controlPlane = await startControlPlane({
     config: { source: config },
-    xdsAddress: '127.0.0.1:0',
+    // Sidecars in network namespaces reach the host only at its address on their bridge.
+    xdsAddress: `${pods?.hostAddress ?? '127.0.0.1'}:0`,
     debugAddress: '127.0.0.1:0',
     logger,
     push: { debounceQuietMs: 20, debounceMaxMs: 200 },
@@ -99,7 +109,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       },
     },
   });
-  const xds = `127.0.0.1:${controlPlane.xdsPort}`;
+  const xds = `${pods?.hostAddress ?? '127.0.0.1'}:${controlPlane.xdsPort}`;
+  const network: ReplicaNetwork = pods === undefined
+    ? new LoopbackNetwork(addressPrefix)
+    : new TransparentNetwork({ network: pods, hosts: (namespace) => serviceHosts(controlPlane.publisher.current(), namespace) });
+  if (pods !== undefined) controlPlane.publisher.subscribe(() => void network.servicesChanged().catch((error: unknown) => options.report(`weft: ${(error as Error).message}`)));
   options.report(`control plane ready: xDS ${xds}, debug API http://127.0.0.1:${controlPlane.debugPort}`);
 
   mesh = new LocalMesh({
@@ -111,7 +125,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     nodePath: process.execPath,
     baseEnv: inheritedEnv(),
     gateway: options.gateway,
-    addressPrefix,
+    network,
+    gatewayAddress: `${addressPrefix}.0.1`,
     clock: systemClock,
     timers: systemTimers,
     report: options.report,
@@ -135,6 +150,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     debug: `http://127.0.0.1:${controlPlane.debugPort}`,
     ...(options.gateway !== undefined ? { gateway: `http://127.0.0.1:${options.gateway.httpPort}` } : {}),
     addressPrefix,
+    mode: options.mode,
   };
   writeFileSync(meshPath, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 
@@ -168,6 +184,42 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     close,
     killNow: () => mesh!.killNow(),
   };
+}
+
+/**
+ * The bridge and namespaces of transparent mode, named after the loopback range (`weft10` for
+ * 127.10) so that what a crashed run left behind is removed first; subnet 10.213.0.0/16 for 127.10,
+ * 10.214.0.0/16 for 127.11, and so on.
+ */
+async function createPodNetwork(addressPrefix: string): Promise<PodNetwork> {
+  if (process.platform !== 'linux') throw new Error('transparent mode needs Linux (network namespaces and iptables); use the default explicit mode');
+  if (process.getuid?.() !== 0) throw new Error('transparent mode needs root (it creates network namespaces and iptables rules); run weft up as root, or use the default explicit mode');
+  const n = Number(addressPrefix.split('.')[1]);
+  const prefix = `weft${n}`;
+  const cleaned = await PodNetwork.cleanup(prefix);
+  if (!cleaned.ok) throw new Error(`cannot remove what an earlier run left: ${cleaned.error}`);
+  const created = await PodNetwork.create({ prefix, subnet: `10.${213 + n - 10}.0.0/16` });
+  if (!created.ok) throw new Error(created.error);
+  return created.value;
+}
+
+/**
+ * A pod's hosts file: every service with a virtual IP under the names Kubernetes DNS answers from
+ * the pod's namespace (`reviews` there; `reviews.default`, `reviews.default.svc` and the FQDN
+ * everywhere).
+ */
+function serviceHosts(snapshot: MeshSnapshot, namespace: string): { address: string; names: string[] }[] {
+  const out: { address: string; names: string[] }[] = [];
+  for (const service of snapshot.services) {
+    if (service.address === undefined || service.address.includes('/') || service.address.includes(':')) continue;
+    const names = [service.hostname];
+    if (service.origin.kind === 'Service') {
+      names.push(`${service.name}.${service.namespace}`, `${service.name}.${service.namespace}.svc`);
+      if (service.namespace === namespace) names.push(service.name);
+    }
+    out.push({ address: service.address, names: [...new Set(names)] });
+  }
+  return out;
 }
 
 /** What keeps the mesh from being ready, one line per replica or gateway. */

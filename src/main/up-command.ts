@@ -12,6 +12,7 @@ interface UpFlags {
   readonly httpsPort: string;
   readonly gateway: boolean;
   readonly wait: string;
+  readonly mode: string;
 }
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -30,7 +31,8 @@ export function registerUpCommands(program: Command, io: { stdout: (text: string
     .option('--port <port>', 'the ingress gateway\'s port on 127.0.0.1 (Gateway port 80)', '8080')
     .option('--https-port <port>', 'the ingress gateway\'s port for Gateway port 443', '8443')
     .option('--no-gateway', 'run no ingress gateway')
-    .option('--wait <duration>', 'how long to wait for every replica to be ready before saying what is not', '60s');
+    .option('--wait <duration>', 'how long to wait for every replica to be ready before saying what is not', '60s')
+    .option('--mode <mode>', 'explicit (apps reach their sidecars through HTTP_PROXY; no root) or transparent (network namespaces and iptables capture, as Kubernetes; Linux, root)', 'explicit');
 
   common(program
     .command('up')
@@ -56,6 +58,8 @@ export function registerUpCommands(program: Command, io: { stdout: (text: string
 async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlags, io: { stdout: (text: string) => void; stderr: (text: string) => void }, demo: boolean): Promise<void> {
   const port = portFlag(flags.port, '--port');
   const httpsPort = portFlag(flags.httpsPort, '--https-port');
+  if (flags.mode !== 'explicit' && flags.mode !== 'transparent') throw new CliExit(ExitStatus.usage, `--mode must be explicit or transparent, got "${flags.mode}"`);
+  const mode = flags.mode;
   const wait = parseDuration(flags.wait);
   if (!wait.ok) throw new CliExit(ExitStatus.usage, `--wait: ${wait.error}`);
   const say = (line: string) => io.stdout(`${line}\n`);
@@ -63,10 +67,11 @@ async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlag
   const stopped = new Promise<void>((resolveStop) => {
     stop = resolveStop;
   });
-  say(`weft: starting a local mesh (state in ${stateDir})`);
+  say(`weft: starting a local mesh in ${mode} mode (state in ${stateDir})`);
   let running: RunningLocalMode;
   try {
     running = await startLocalMode({
+      mode,
       stateDir,
       paths,
       gateway: flags.gateway ? { httpPort: port, httpsPort } : undefined,

@@ -106,7 +106,7 @@ describe('a sidecar in explicit mode (INTERCEPTION_MODE NONE)', () => {
     };
     assert.equal(connect('reviews:9080'), HTTP_PROXY_TUNNEL);
     assert.equal(connect('mysql:3306'), 'outbound|3306||mysql.default.svc.cluster.local');
-    assert.equal(connect('example.com:443'), 'no-route 404');
+    assert.equal(connect('example.com:443'), 'direct-response 502');
   });
 
   it('leaves a sidecar whose traffic is captured as it was', () => {

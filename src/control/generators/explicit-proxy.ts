@@ -88,11 +88,11 @@ export function httpProxyRouteConfiguration(proxy: ProxyView, snapshot: MeshSnap
   virtualHosts.push({
     name: 'not_in_mesh',
     domains: ['*'],
-    routes: [{
+    routes: [{ match: { prefix: '/' } }, { match: { connectMatcher: {} } }].map((r) => ({
       name: 'not_in_mesh',
-      match: { prefix: '/' },
+      match: r.match,
       directResponse: { status: 502, body: { inlineString: 'weft: this host is not a service of the mesh, and a sidecar in explicit mode forwards only to services of the mesh\n' } },
-    }],
+    })),
   });
   return { name: HTTP_PROXY_ROUTE, virtualHosts, validateClusters: false };
 }

@@ -1,0 +1,30 @@
+/**
+ * Where a local replica lives on the network and how its traffic reaches its sidecar: the one
+ * thing that differs between explicit mode (a loopback address, the app on free ports, HTTP_PROXY)
+ * and transparent mode (a network namespace with iptables capture, as a pod).
+ */
+export interface ReplicaNetwork {
+  readonly mode: 'explicit' | 'transparent';
+  /** A place for the replica `<namespace>.<podName>` (the same one again for a key it already placed). */
+  place(key: string, podName: string, declaredPorts: readonly number[]): Promise<ReplicaPlacement>;
+  /** Tells the network the services' names and addresses changed (transparent mode's hosts files). */
+  servicesChanged(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ReplicaPlacement {
+  /** The replica's IP: its endpoints are `<address>:<declared port>`. */
+  readonly address: string;
+  /** Declared port → the port the app listens on (the same in transparent mode). */
+  readonly appPorts: ReadonlyMap<number, number>;
+  /** Where the readiness probe connects to reach the app's ports (in `appPorts`). */
+  readonly probeHost: string;
+  /** Variables the app needs to reach its sidecar. */
+  readonly appEnv: Readonly<Record<string, string>>;
+  /** Node metadata the sidecar needs (INTERCEPTION_MODE, APP_PORTS). */
+  readonly proxyMetadata: Readonly<Record<string, string>>;
+  /** The argv that runs a program in the replica's place (the proxy as the identity the capture rules exclude). */
+  command(program: string, args: readonly string[], role: 'app' | 'proxy'): { command: string; args: string[] };
+  /** Gives the place back once the replica's processes have stopped. */
+  release(): Promise<void>;
+}
