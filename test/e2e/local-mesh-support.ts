@@ -106,10 +106,10 @@ export class LocalMeshUnderTest {
     return `http://127.0.0.1:${this.gatewayPort}`;
   }
 
-  /** Runs `weft ARGS --state-dir <this mesh's>`. */
-  weft(...args: string[]): Promise<CommandResult> {
+  /** Runs `weft COMMAND --state-dir <this mesh's> ARGS` (before any `--`, which ends weft's options). */
+  weft(command: string, ...args: string[]): Promise<CommandResult> {
     return new Promise((resolve) => {
-      execFile(process.execPath, [WEFT, ...args, '--state-dir', this.stateDir], { timeout: 60_000 }, (error, stdout, stderr) => {
+      execFile(process.execPath, [WEFT, command, '--state-dir', this.stateDir, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
         resolve({ code, stdout, stderr });
       });
