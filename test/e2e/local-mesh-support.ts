@@ -1,5 +1,5 @@
 /** Runs `weft up` as a user would, for the local-mode end-to-end tests; only tests import this module. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
@@ -22,6 +22,30 @@ export interface CommandResult {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+export type Mode = 'explicit' | 'transparent';
+
+/**
+ * Why transparent mode cannot run here (it needs Linux, root, ip, iptables-restore and setpriv,
+ * and the right to make a network namespace), or undefined when it can.
+ */
+export function transparentModeUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'transparent mode needs Linux';
+  if (process.getuid?.() !== 0) return 'transparent mode needs root';
+  const probe = `weftprobe${process.pid}`;
+  try {
+    for (const tool of ['ip', 'iptables-restore', 'setpriv']) execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+  } catch {
+    return 'transparent mode needs ip, iptables-restore and setpriv';
+  }
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'this machine does not let root make network namespaces';
+  }
 }
 
 /** A free port on 127.0.0.1 now. */
@@ -70,19 +94,19 @@ export class LocalMeshUnderTest {
   }
 
   /** Starts `weft up PATHS` in a new state directory and waits (at most `timeoutMs`) until it says the mesh is up. */
-  static start(paths: readonly string[], timeoutMs = 120_000): Promise<LocalMeshUnderTest> {
-    return LocalMeshUnderTest.#start(paths, mkdtempSync(join(tmpdir(), 'weft-local-')), timeoutMs);
+  static start(paths: readonly string[], mode: Mode, timeoutMs = 120_000): Promise<LocalMeshUnderTest> {
+    return LocalMeshUnderTest.#start(paths, mode, mkdtempSync(join(tmpdir(), 'weft-local-')), timeoutMs);
   }
 
   /** Starts `weft up` with no paths in the state directory of a mesh that was stopped: it resumes. */
-  static restart(stateDir: string, timeoutMs = 120_000): Promise<LocalMeshUnderTest> {
-    return LocalMeshUnderTest.#start([], stateDir, timeoutMs);
+  static restart(stateDir: string, mode: Mode, timeoutMs = 120_000): Promise<LocalMeshUnderTest> {
+    return LocalMeshUnderTest.#start([], mode, stateDir, timeoutMs);
   }
 
-  static async #start(paths: readonly string[], stateDir: string, timeoutMs: number): Promise<LocalMeshUnderTest> {
+  static async #start(paths: readonly string[], mode: Mode, stateDir: string, timeoutMs: number): Promise<LocalMeshUnderTest> {
     const gatewayPort = await freePort();
     const httpsPort = await freePort();
-    const child = spawn(process.execPath, [WEFT, 'up', ...paths, '--state-dir', stateDir, '--port', String(gatewayPort), '--https-port', String(httpsPort), '--wait', `${Math.floor(timeoutMs / 1000) - 5}s`], {
+    const child = spawn(process.execPath, [WEFT, 'up', ...paths, '--mode', mode, '--state-dir', stateDir, '--port', String(gatewayPort), '--https-port', String(httpsPort), '--wait', `${Math.floor(timeoutMs / 1000) - 5}s`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const mesh = new LocalMeshUnderTest(stateDir, gatewayPort, child);

@@ -1,7 +1,10 @@
 /**
- * Local mode end to end, in explicit mode: `weft up` runs the samples as real processes, each
- * replica with a real `weft proxy` sidecar on a loopback address of its own, and the ingress
- * gateway; the seed examples are applied with `weft apply` and must behave as their comments say.
+ * Local mode end to end, in both modes: `weft up` runs the samples as real processes, each
+ * replica with a real `weft proxy` sidecar (explicit mode: on a loopback address of its own, the
+ * app calling through HTTP_PROXY; transparent mode: in a network namespace with iptables capture,
+ * the app calling services by name), and the ingress gateway; the seed examples are applied with
+ * `weft apply` and must behave as their comments say. Transparent mode runs where the tests run as
+ * root on Linux (as in CI) and is skipped elsewhere, saying why.
  *
  * Weight splits are checked with a tolerance of 4.5 standard deviations of the binomial count
  * (n requests, share p: |count - np| <= 4.5 * sqrt(np(1-p))), so a correct split fails about
@@ -11,7 +14,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FIXTURES, get, LocalMeshUnderTest, SAMPLES, SEEDS } from './local-mesh-support.ts';
+import { FIXTURES, get, LocalMeshUnderTest, SAMPLES, SEEDS, transparentModeUnavailable, type Mode } from './local-mesh-support.ts';
 
 const SPLIT_REQUESTS = 200;
 
@@ -43,162 +46,170 @@ async function deleted(mesh: LocalMeshUnderTest, ...files: string[]): Promise<vo
   assert.equal(result.code, 0, `weft delete ${files.join(' ')} failed:\n${result.stderr}`);
 }
 
-describe('weft up: bookinfo and the echo client in explicit mode', { timeout: 400_000 }, () => {
-  let mesh: LocalMeshUnderTest;
-  const reviews = (headers: Record<string, string> = {}) => get(`${mesh.gateway}/api/v1/products/0/reviews`, headers);
+const unavailable = transparentModeUnavailable();
 
-  before(async () => {
-    mesh = await LocalMeshUnderTest.start([join(SAMPLES, 'bookinfo'), join(SAMPLES, 'echo')]);
-    await applied(mesh, ...['bookinfo-gateway.yaml', 'destination-rule-all.yaml', 'virtual-service-all-v1.yaml'].map((f) => join(SAMPLES, 'bookinfo/networking', f)));
-  });
-  after(async () => {
-    await mesh?.stop();
-  });
+for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[]) {
+  const skip = mode === 'transparent' ? unavailable ?? false : false;
 
-  it('serves the product page through the gateway, with details and reviews from their sidecars', async () => {
-    assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/productpage`)).body.includes('Reviews served by: reviews-v1-0')), 'the page never showed reviews v1');
-    const page = await get(`${mesh.gateway}/productpage`);
-    assert.equal(page.status, 200);
-    assert.match(page.body, /William Shakespeare/);
-    assert.match(page.body, /Reviews served by: reviews-v1-0/);
-  });
+  describe(`weft up --mode ${mode}: bookinfo and the echo client`, { timeout: 400_000, skip }, () => {
+    let mesh: LocalMeshUnderTest;
+    const reviews = (headers: Record<string, string> = {}) => get(`${mesh.gateway}/api/v1/products/0/reviews`, headers);
 
-  it('shows the workloads ready and synced in weft status, and logs of apps and sidecars', async () => {
-    const table = await mesh.weft('status');
-    assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^reviews-v2\s+default\s+1\/1\s+1\/1\s+v2\s+0/m);
-    assert.match(table.stdout, /ingress gateway: http:\/\/127\.0\.0\.1:\d+ \(running, SYNCED\)/);
-    const app = await mesh.weft('logs', 'reviews-v1');
-    assert.match(app.stdout, /listening on \d+/);
-    assert.match(app.stdout, /GET \/reviews\/0 200/);
-    const sidecar = await mesh.weft('logs', 'productpage-v1', '-c', 'istio-proxy');
-    assert.match(sidecar.stdout, /"GET \/reviews\/0 HTTP\/1\.1" 200 .* outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local/);
-    const vs = await mesh.weft('get', 'vs');
-    assert.match(vs.stdout, /VirtualService\s+default\s+reviews\s/);
-  });
+    before(async () => {
+      mesh = await LocalMeshUnderTest.start([join(SAMPLES, 'bookinfo'), join(SAMPLES, 'echo')], mode);
+      await applied(mesh, ...['bookinfo-gateway.yaml', 'destination-rule-all.yaml', 'virtual-service-all-v1.yaml'].map((f) => join(SAMPLES, 'bookinfo/networking', f)));
+    });
+    after(async () => {
+      await mesh?.stop();
+    });
 
-  it('000-reviews-routing: end-user beta-tester gets v2; everyone else 90% v1, 10% v2', async () => {
-    const v1 = join(SAMPLES, 'bookinfo/networking/virtual-service-all-v1.yaml');
-    await deleted(mesh, v1);
-    await applied(mesh, join(SEEDS, '000-reviews-routing.yaml'));
-    try {
-      assert.ok(await mesh.until(async () => JSON.parse((await reviews({ 'end-user': 'beta-tester' })).body).version === 'v2'), 'beta-tester never reached v2');
-      assert.deepEqual(await versions(20, () => reviews({ 'end-user': 'beta-tester' })), { v2: 20 });
+    it('serves the product page through the gateway, with details and reviews from their sidecars', async () => {
+      assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/productpage`)).body.includes('Reviews served by: reviews-v1-0')), 'the page never showed reviews v1');
+      const page = await get(`${mesh.gateway}/productpage`);
+      assert.equal(page.status, 200);
+      assert.match(page.body, /William Shakespeare/);
+      assert.match(page.body, /Reviews served by: reviews-v1-0/);
+    });
+
+    it('shows the workloads ready and synced in weft status, and logs of apps and sidecars', async () => {
+      const table = await mesh.weft('status');
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^reviews-v2\s+default\s+1\/1\s+1\/1\s+v2\s+0/m);
+      assert.match(table.stdout, /ingress gateway: http:\/\/127\.0\.0\.1:\d+ \(running, SYNCED\)/);
+      const app = await mesh.weft('logs', 'reviews-v1');
+      assert.match(app.stdout, /listening on \d+/);
+      assert.match(app.stdout, /GET \/reviews\/0 200/);
+      const sidecar = await mesh.weft('logs', 'productpage-v1', '-c', 'istio-proxy');
+      assert.match(sidecar.stdout, /"GET \/reviews\/0 HTTP\/1\.1" 200 .* outbound\|9080\|v1\|reviews\.default\.svc\.cluster\.local/);
+      const vs = await mesh.weft('get', 'vs');
+      assert.match(vs.stdout, /VirtualService\s+default\s+reviews\s/);
+    });
+
+    it('000-reviews-routing: end-user beta-tester gets v2; everyone else 90% v1, 10% v2', async () => {
+      const v1 = join(SAMPLES, 'bookinfo/networking/virtual-service-all-v1.yaml');
+      await deleted(mesh, v1);
+      await applied(mesh, join(SEEDS, '000-reviews-routing.yaml'));
+      try {
+        assert.ok(await mesh.until(async () => JSON.parse((await reviews({ 'end-user': 'beta-tester' })).body).version === 'v2'), 'beta-tester never reached v2');
+        assert.deepEqual(await versions(20, () => reviews({ 'end-user': 'beta-tester' })), { v2: 20 });
+        const split = await versions(SPLIT_REQUESTS, () => reviews());
+        assert.deepEqual(Object.keys(split).sort(), ['v1', 'v2']);
+        assertShare(split['v2']!, SPLIT_REQUESTS, 0.1, 'share of v2');
+      } finally {
+        await deleted(mesh, join(SEEDS, '000-reviews-routing.yaml'));
+      }
+    });
+
+    it('001-reviews: jason always gets v2; everyone else 90% v1, 10% v3', async () => {
+      await applied(mesh, join(SEEDS, '001-reviews.yaml'));
+      assert.ok(await mesh.until(async () => JSON.parse((await reviews({ 'end-user': 'jason' })).body).version === 'v2'), 'jason never reached v2');
+      assert.deepEqual(await versions(20, () => reviews({ 'end-user': 'jason' })), { v2: 20 });
       const split = await versions(SPLIT_REQUESTS, () => reviews());
+      assert.deepEqual(Object.keys(split).sort(), ['v1', 'v3']);
+      assertShare(split['v3']!, SPLIT_REQUESTS, 0.1, 'share of v3');
+    });
+
+    it('refuses a bad resource with its file, line and field, and keeps serving the last good config', async () => {
+      const bad = join(mesh.stateDir, 'bad-reviews.yaml');
+      writeFileSync(bad, [
+        'apiVersion: networking.istio.io/v1',
+        'kind: VirtualService',
+        'metadata: {name: reviews}',
+        'spec:',
+        '  hosts: [reviews]',
+        '  http:',
+        '  - route:',
+        '    - destination: {host: reviews, subset: v2}',
+        '      weight: 250',
+        '',
+      ].join('\n'));
+      const result = await mesh.weft('apply', '-f', bad);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /bad-reviews\.yaml:9/);
+      assert.match(result.stderr, /weight/);
+      assert.deepEqual(await versions(10, () => reviews({ 'end-user': 'jason' })), { v2: 10 });
+    });
+
+    it('lets an app call through its sidecar with node:http and with fetch (explicit: absolute form and CONNECT; transparent: captured)', async () => {
+      const status = await mesh.status();
+      const client = status.workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
+      for (const via of ['http', 'fetch']) {
+        const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://echo/')}&via=${via}&count=4`);
+        assert.equal(reply.status, 200, reply.body);
+        const summary = JSON.parse(reply.body) as { statuses: Record<string, number> };
+        assert.deepEqual(summary.statuses, { 200: 4 }, `via ${via}: ${reply.body}`);
+      }
+      if (mode === 'explicit') {
+        const outside = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://example.invalid/')}&via=http`);
+        assert.match(outside.body, /"502"/);
+      }
+    });
+
+    it('restarts an app that crashes, and it takes traffic again', async () => {
+      const before = (await mesh.status()).workloads.find((w) => w.name === 'details-v1')!.replicas[0]!;
+      process.kill(before.app.pid!, 'SIGKILL');
+      assert.ok(await mesh.until(async () => {
+        const now = (await mesh.status()).workloads.find((w) => w.name === 'details-v1')!.replicas[0]!;
+        return now.app.restarts === 1 && now.ready && now.app.state === 'running';
+      }, 20_000), 'details was not restarted');
+      assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/api/v1/products/0`)).status === 200, 10_000));
+    });
+
+    it('weft run adds a workload with its sidecar, and --expose makes it a service', async () => {
+      const result = await mesh.weft('run', '--name', 'hello', '--port', '9000', '--expose', '--env', 'SERVICE_VERSION=hello', '--', process.execPath, join(SAMPLES, 'echo/echo.ts'));
+      assert.equal(result.code, 0, result.stderr);
+      const client = (await mesh.status()).workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
+      assert.ok(await mesh.until(async () => {
+        const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://hello:9000/')}&via=http`);
+        return reply.status === 200 && /"hello"/.test(reply.body);
+      }, 30_000), 'hello never answered through the mesh');
+    });
+  });
+
+  describe(`weft up --mode ${mode}: the booking app and the seed gateways, resumed after a stop`, { timeout: 400_000, skip }, () => {
+    let mesh: LocalMeshUnderTest;
+
+    before(async () => {
+      mesh = await LocalMeshUnderTest.start([join(SAMPLES, 'booking'), FIXTURES], mode);
+    });
+    after(async () => {
+      await mesh?.stop();
+    });
+
+    it('002-booking-gateway: /api/v1/booking reaches booking-service through the gateway; other paths 404', async () => {
+      await applied(mesh, join(SEEDS, '002-booking-gateway.yaml'));
+      assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/api/v1/booking/items`)).status === 200), 'the booking API never answered');
+      const items = await get(`${mesh.gateway}/api/v1/booking/items`, { host: 'shop.example.com' });
+      assert.equal(items.status, 200);
+      assert.match(items.body, /booking-service/);
+      assert.equal((await get(`${mesh.gateway}/api/v2/other`)).status, 404);
+    });
+
+    it('003-gateway-blog: only host codewithmsmaxpro.me reaches my-blog-service; other hosts 404', async () => {
+      await deleted(mesh, join(SEEDS, '002-booking-gateway.yaml'));
+      await applied(mesh, join(SEEDS, '003-gateway-blog.yaml'));
+      assert.ok(await mesh.until(async () => (await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).status === 200), 'the blog never answered');
+      const blog = await get(`${mesh.gateway}/posts/1`, { host: 'codewithmsmaxpro.me' });
+      assert.equal(JSON.parse(blog.body).version, 'blog');
+      assert.equal((await get(mesh.gateway, { host: 'other.example.com' })).status, 404);
+    });
+
+    it('003-canary: my-app.example.com goes 90% to v1 and 10% to v2', async () => {
+      await applied(mesh, join(FIXTURES, 'my-app-gateway.yaml'), join(SEEDS, '003-canary.yaml'));
+      const app = () => get(mesh.gateway, { host: 'my-app.example.com' });
+      assert.ok(await mesh.until(async () => (await app()).status === 200), 'my-app never answered');
+      const split = await versions(SPLIT_REQUESTS, app);
       assert.deepEqual(Object.keys(split).sort(), ['v1', 'v2']);
       assertShare(split['v2']!, SPLIT_REQUESTS, 0.1, 'share of v2');
-    } finally {
-      await deleted(mesh, join(SEEDS, '000-reviews-routing.yaml'));
-    }
-  });
+    });
 
-  it('001-reviews: jason always gets v2; everyone else 90% v1, 10% v3', async () => {
-    await applied(mesh, join(SEEDS, '001-reviews.yaml'));
-    assert.ok(await mesh.until(async () => JSON.parse((await reviews({ 'end-user': 'jason' })).body).version === 'v2'), 'jason never reached v2');
-    assert.deepEqual(await versions(20, () => reviews({ 'end-user': 'jason' })), { v2: 20 });
-    const split = await versions(SPLIT_REQUESTS, () => reviews());
-    assert.deepEqual(Object.keys(split).sort(), ['v1', 'v3']);
-    assertShare(split['v3']!, SPLIT_REQUESTS, 0.1, 'share of v3');
+    it('resumes where it left off: weft up after weft down serves what was applied', async () => {
+      const stateDir = mesh.stateDir;
+      const down = await mesh.weft('down');
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, /stopped/);
+      mesh = await LocalMeshUnderTest.restart(stateDir, mode);
+      assert.ok(await mesh.until(async () => (await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).status === 200, 30_000), 'the blog route did not come back');
+    });
   });
-
-  it('refuses a bad resource with its file, line and field, and keeps serving the last good config', async () => {
-    const bad = join(mesh.stateDir, 'bad-reviews.yaml');
-    writeFileSync(bad, [
-      'apiVersion: networking.istio.io/v1',
-      'kind: VirtualService',
-      'metadata: {name: reviews}',
-      'spec:',
-      '  hosts: [reviews]',
-      '  http:',
-      '  - route:',
-      '    - destination: {host: reviews, subset: v2}',
-      '      weight: 250',
-      '',
-    ].join('\n'));
-    const result = await mesh.weft('apply', '-f', bad);
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /bad-reviews\.yaml:9/);
-    assert.match(result.stderr, /weight/);
-    assert.deepEqual(await versions(10, () => reviews({ 'end-user': 'jason' })), { v2: 10 });
-  });
-
-  it('lets an app call through its sidecar with node:http (absolute form) and with fetch (CONNECT)', async () => {
-    const status = await mesh.status();
-    const client = status.workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
-    for (const via of ['http', 'fetch']) {
-      const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://echo/')}&via=${via}&count=4`);
-      assert.equal(reply.status, 200, reply.body);
-      const summary = JSON.parse(reply.body) as { statuses: Record<string, number> };
-      assert.deepEqual(summary.statuses, { 200: 4 }, `via ${via}: ${reply.body}`);
-    }
-    const outside = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://example.invalid/')}&via=http`);
-    assert.match(outside.body, /502/);
-  });
-
-  it('restarts an app that crashes, and it takes traffic again', async () => {
-    const before = (await mesh.status()).workloads.find((w) => w.name === 'details-v1')!.replicas[0]!;
-    process.kill(before.app.pid!, 'SIGKILL');
-    assert.ok(await mesh.until(async () => {
-      const now = (await mesh.status()).workloads.find((w) => w.name === 'details-v1')!.replicas[0]!;
-      return now.app.restarts === 1 && now.ready && now.app.state === 'running';
-    }, 20_000), 'details was not restarted');
-    assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/api/v1/products/0`)).status === 200, 10_000));
-  });
-
-  it('weft run adds a workload with its sidecar, and --expose makes it a service', async () => {
-    const result = await mesh.weft('run', '--name', 'hello', '--port', '9000', '--expose', '--env', 'SERVICE_VERSION=hello', '--', process.execPath, join(SAMPLES, 'echo/echo.ts'));
-    assert.equal(result.code, 0, result.stderr);
-    const client = (await mesh.status()).workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
-    assert.ok(await mesh.until(async () => {
-      const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://hello:9000/')}&via=http`);
-      return reply.status === 200 && /"hello"/.test(reply.body);
-    }, 30_000), 'hello never answered through the mesh');
-  });
-});
-
-describe('weft up: the booking app and the seed gateways, resumed after a stop', { timeout: 400_000 }, () => {
-  let mesh: LocalMeshUnderTest;
-
-  before(async () => {
-    mesh = await LocalMeshUnderTest.start([join(SAMPLES, 'booking'), FIXTURES]);
-  });
-  after(async () => {
-    await mesh?.stop();
-  });
-
-  it('002-booking-gateway: /api/v1/booking reaches booking-service through the gateway; other paths 404', async () => {
-    await applied(mesh, join(SEEDS, '002-booking-gateway.yaml'));
-    assert.ok(await mesh.until(async () => (await get(`${mesh.gateway}/api/v1/booking/items`)).status === 200), 'the booking API never answered');
-    const items = await get(`${mesh.gateway}/api/v1/booking/items`, { host: 'shop.example.com' });
-    assert.equal(items.status, 200);
-    assert.match(items.body, /booking-service/);
-    assert.equal((await get(`${mesh.gateway}/api/v2/other`)).status, 404);
-  });
-
-  it('003-gateway-blog: only host codewithmsmaxpro.me reaches my-blog-service; other hosts 404', async () => {
-    await deleted(mesh, join(SEEDS, '002-booking-gateway.yaml'));
-    await applied(mesh, join(SEEDS, '003-gateway-blog.yaml'));
-    assert.ok(await mesh.until(async () => (await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).status === 200), 'the blog never answered');
-    const blog = await get(`${mesh.gateway}/posts/1`, { host: 'codewithmsmaxpro.me' });
-    assert.equal(JSON.parse(blog.body).version, 'blog');
-    assert.equal((await get(mesh.gateway, { host: 'other.example.com' })).status, 404);
-  });
-
-  it('003-canary: my-app.example.com goes 90% to v1 and 10% to v2', async () => {
-    await applied(mesh, join(FIXTURES, 'my-app-gateway.yaml'), join(SEEDS, '003-canary.yaml'));
-    const app = () => get(mesh.gateway, { host: 'my-app.example.com' });
-    assert.ok(await mesh.until(async () => (await app()).status === 200), 'my-app never answered');
-    const split = await versions(SPLIT_REQUESTS, app);
-    assert.deepEqual(Object.keys(split).sort(), ['v1', 'v2']);
-    assertShare(split['v2']!, SPLIT_REQUESTS, 0.1, 'share of v2');
-  });
-
-  it('resumes where it left off: weft up after weft down serves what was applied', async () => {
-    const stateDir = mesh.stateDir;
-    const down = await mesh.weft('down');
-    assert.equal(down.code, 0, down.stderr);
-    assert.match(down.stdout, /stopped/);
-    mesh = await LocalMeshUnderTest.restart(stateDir);
-    assert.ok(await mesh.until(async () => (await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).status === 200, 30_000), 'the blog route did not come back');
-  });
-});
+}
