@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { CliExit, ExitStatus } from '../cli/index.ts';
@@ -16,6 +16,7 @@ interface UpFlags {
 }
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
 
 /** The files of the demo: bookinfo, its gateway and subsets, and every request to v1. */
 const DEMO_FILES = [
@@ -55,7 +56,8 @@ export function registerUpCommands(program: Command, io: { stdout: (text: string
     });
 }
 
-async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlags, io: { stdout: (text: string) => void; stderr: (text: string) => void }, demo: boolean): Promise<void> {
+async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlags, io: { stdout: (text: string) => void; stderr: (text: string) => void; cwd: string }, demo: boolean): Promise<void> {
+  const { cwd } = io;
   const port = portFlag(flags.port, '--port');
   const httpsPort = portFlag(flags.httpsPort, '--https-port');
   if (flags.mode !== 'explicit' && flags.mode !== 'transparent') throw new CliExit(ExitStatus.usage, `--mode must be explicit or transparent, got "${flags.mode}"`);
@@ -86,16 +88,19 @@ async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlag
   process.once('SIGINT', () => stop());
   process.once('SIGTERM', () => stop());
 
+  // The command as the user can type it: `weft` when installed, else the checkout's bin/weft.js.
+  const weft = process.argv[1] !== undefined && basename(process.argv[1]) === 'weft' ? 'weft' : relativeOrAbsolute(cwd, BIN);
   const pending = await Promise.race([running.waitUntilReady(wait.value), stopped.then(() => [])]);
   if (pending.length > 0) {
     say(`weft: not ready after ${flags.wait}:`);
     for (const line of pending) say(`  ${line}`);
-    say('  (weft status shows where things stand; weft logs NAME [-c istio-proxy] shows why)');
+    say(`  (${weft} status shows where things stand; ${weft} logs NAME [-c istio-proxy] shows why)`);
   } else {
     const replicas = running.mesh.workloads().reduce((n, w) => n + w.replicas.length, 0);
     say(`weft: the mesh is up: ${replicas} replicas ready and synced${running.file.gateway !== undefined ? `, ingress gateway ${running.file.gateway}` : ''}`);
   }
-  say(demo ? demoNextSteps(running.file.gateway ?? '', stateDir) : upNextSteps());
+  const shown = (file: string) => relativeOrAbsolute(cwd, file);
+  say(demo ? demoNextSteps(weft, shown, running.file.gateway ?? '', relativeOrAbsolute(cwd, stateDir)) : upNextSteps(weft));
   await stopped;
   say('weft: stopping the mesh');
   await running.close();
@@ -103,27 +108,32 @@ async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlag
   say('weft: stopped');
 }
 
-function upNextSteps(): string {
-  return [
-    'Next: weft status | weft logs NAME [-f] [-c istio-proxy] | weft apply -f FILE | weft get vs | weft down (or Ctrl-C here)',
-  ].join('\n');
+function upNextSteps(weft: string): string {
+  return `Next: ${weft} status | ${weft} logs NAME [-f] [-c istio-proxy] | ${weft} apply -f FILE | ${weft} get vs | ${weft} down (or Ctrl-C here)`;
 }
 
-function demoNextSteps(gateway: string, stateDir: string): string {
+function demoNextSteps(weft: string, path: (file: string) => string, gateway: string, stateDir: string): string {
   const dir = `--state-dir ${stateDir}`;
   return [
     '',
     `Bookinfo is running. Open ${gateway}/productpage (every reviews request goes to v1: no stars).`,
     '',
     'Try, in another terminal:',
-    `  weft apply ${dir} -f ${join(SAMPLES, 'bookinfo/networking/virtual-service-reviews-test-v2.yaml')}`,
+    `  ${weft} apply ${dir} -f ${path(join(SAMPLES, 'bookinfo/networking/virtual-service-reviews-test-v2.yaml'))}`,
     '      then sign in as "jason" on the page: black stars (v2) for jason only',
-    `  weft apply ${dir} -f ${join(SAMPLES, 'bookinfo/networking/virtual-service-reviews-50-v3.yaml')}`,
+    `  ${weft} apply ${dir} -f ${path(join(SAMPLES, 'bookinfo/networking/virtual-service-reviews-50-v3.yaml'))}`,
     '      then reload the page: half the time red stars (v3)',
-    `  weft status ${dir}    weft logs reviews-v1 ${dir} -c istio-proxy -f`,
+    `  ${weft} status ${dir}`,
+    `  ${weft} logs reviews-v1 ${dir} -c istio-proxy -f`,
     '',
     'Ctrl-C stops the demo.',
   ].join('\n');
+}
+
+/** `bin/weft.js` from the checkout's root, the absolute path from elsewhere. */
+function relativeOrAbsolute(cwd: string, path: string): string {
+  const rel = relative(cwd, path);
+  return rel.startsWith('..') || rel === '' ? path : rel;
 }
 
 function portFlag(value: string, flag: string): number {
