@@ -75,6 +75,28 @@ export interface GatewayStatus {
 export const GATEWAY = { name: 'istio-ingressgateway', namespace: 'istio-system', labels: { istio: 'ingressgateway', app: 'istio-ingressgateway' } } as const;
 
 /**
+ * The gateway's Service as Istio's install makes it: port 80 to the pod's 8080 and 443 to 8443,
+ * so that a Gateway server on 80 listens on 8080 (beside one on 8080, as bookinfo's says). In local
+ * mode the pod's 8080 and 8443 are the host ports given to `weft up`.
+ */
+export const GATEWAY_SERVICE = {
+  name: '<weft up: the ingress gateway Service>',
+  text: `apiVersion: v1
+kind: Service
+metadata:
+  name: ${GATEWAY.name}
+  namespace: ${GATEWAY.namespace}
+  labels: {app: ${GATEWAY.labels.app}, istio: ${GATEWAY.labels.istio}}
+spec:
+  selector: {istio: ${GATEWAY.labels.istio}}
+  ports:
+  - {name: status-port, port: 15021, targetPort: 15021}
+  - {name: http2, port: 80, targetPort: 8080}
+  - {name: https, port: 443, targetPort: 8443}
+`,
+} as const;
+
+/**
  * Until sidecars have certificates (issue 7), they say they do not accept mutual TLS, so that
  * clients reach them in plain text rather than fail the handshake.
  */
@@ -317,11 +339,8 @@ export class LocalMesh {
     });
     const sidecar = this.#supervisor(GATEWAY.name, this.#options.proxyCommand.command, [
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
-      // Istio's ingress gateway Service sends its port 80 to the pod's 8080 and 443 to 8443, so a
-      // Gateway server says either; both are the host port here, and no root is needed.
-      '--bind-address', '127.0.0.1',
-      '--port-map', `80=${ports.httpPort}`, '--port-map', `8080=${ports.httpPort}`,
-      '--port-map', `443=${ports.httpsPort}`, '--port-map', `8443=${ports.httpsPort}`,
+      // The pod's 8080 and 8443 (GATEWAY_SERVICE) are the host ports given; no root is needed.
+      '--bind-address', '127.0.0.1', '--port-map', `8080=${ports.httpPort}`, '--port-map', `8443=${ports.httpsPort}`,
     ], this.#options.stateDir, this.#options.baseEnv, this.logFile(GATEWAY.name + '.proxy'));
     this.#gateway = { sidecar, address };
     this.#options.report(`starting the ingress gateway on http://127.0.0.1:${ports.httpPort}`);

@@ -10,7 +10,7 @@ import { MemoryConfigSource } from '../control/sources/index.ts';
 import { ConfigJournal } from '../local/config-journal.ts';
 import { JournaledConfigStore } from '../local/journaled-config-store.ts';
 import { LocalApi } from '../local/local-api.ts';
-import { LocalMesh, type SidecarSync } from '../local/local-mesh.ts';
+import { GATEWAY_SERVICE, LocalMesh, type SidecarSync } from '../local/local-mesh.ts';
 import { LoopbackNetwork } from '../local/loopback-network.ts';
 import type { ReplicaNetwork } from '../local/replica-network.ts';
 import { PodNetwork } from '../local/transparent/pod-network.ts';
@@ -81,6 +81,11 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
   const analyzers = builtinAnalyzers();
   const config = new MemoryConfigSource({ kinds, analyzers });
   const store = new JournaledConfigStore({ config, journal: new ConfigJournal(join(stateDir, 'config.jsonl')), kinds, analyzers });
+  if (options.gateway !== undefined) {
+    // Part of the install, as Istio's is, rather than of what the user applied (not journaled).
+    const installed = config.apply([GATEWAY_SERVICE]);
+    if (!installed.ok) throw new Error(`the built-in gateway Service is invalid: ${installed.error.map(formatDiagnostic).join('; ')}`);
+  }
   for (const problem of store.replay()) options.report(`weft: ${problem}`);
   if (sources.length > 0) {
     const applied = store.apply(sources);

@@ -164,6 +164,14 @@ for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[
         return reply.status === 200 && /"hello"/.test(reply.body);
       }, 30_000), 'hello never answered through the mesh');
     });
+    it('serves a Gateway on port 80 beside bookinfo\'s on 8080 on the one gateway port, as Istio\'s gateway Service maps them', async () => {
+      const run = await mesh.weft('run', '--name', 'my-blog-service', '--port', '8080', '--expose', '--service-port', '80', '--env', 'SERVICE_VERSION=blog', '--', process.execPath, join(SAMPLES, 'echo/echo.ts'));
+      assert.equal(run.code, 0, run.stderr);
+      await applied(mesh, join(SEEDS, '003-gateway-blog.yaml'));
+      assert.ok(await mesh.until(async () => (await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).status === 200, 30_000), 'the blog never answered through the gateway');
+      assert.equal(JSON.parse((await get(mesh.gateway, { host: 'codewithmsmaxpro.me' })).body).version, 'blog');
+      assert.equal((await get(`${mesh.gateway}/productpage`)).status, 200);
+    });
   });
 
   describe(`weft up --mode ${mode}: the booking app and the seed gateways, resumed after a stop`, { timeout: 400_000, skip }, () => {

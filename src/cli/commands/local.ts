@@ -125,6 +125,7 @@ export function registerLocalCommands(program: Command, deps: LocalCommandDeps):
     .option('--service-account <sa>', 'the identity of the workload', 'default')
     .option('--replicas <n>', 'how many replicas', '1')
     .option('--expose', 'also create a Service named after the workload, on its ports')
+    .option('--service-port <port>', 'with --expose, the Service\'s port for the first --port (kubectl expose --port; default the same)')
     .option(stateOption, stateHelp)
     .argument('<command...>', 'the program and its arguments (after --)')
     .action(async (command: string[], flags: RunFlags) => {
@@ -143,6 +144,7 @@ interface RunFlags {
   readonly serviceAccount: string;
   readonly replicas: string;
   readonly expose?: boolean;
+  readonly servicePort?: string;
   readonly stateDir?: string;
 }
 
@@ -158,6 +160,8 @@ function runManifest(command: readonly string[], flags: RunFlags, cwd: string): 
     if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliExit(ExitStatus.usage, `--port must be a port number, got "${p}"`);
     return n;
   });
+  const servicePort = flags.servicePort === undefined ? undefined : Number(flags.servicePort);
+  if (servicePort !== undefined && (!Number.isInteger(servicePort) || servicePort < 1 || servicePort > 65535)) throw new CliExit(ExitStatus.usage, `--service-port must be a port number, got "${flags.servicePort}"`);
   const replicas = Number(flags.replicas);
   if (!Number.isInteger(replicas) || replicas < 0) throw new CliExit(ExitStatus.usage, `--replicas must be a whole number, got "${flags.replicas}"`);
   const labels = { app: flags.name, ...Object.fromEntries(pairs(flags.label, '--label')) };
@@ -179,7 +183,10 @@ function runManifest(command: readonly string[], flags: RunFlags, cwd: string): 
     apiVersion: 'v1',
     kind: 'Service',
     metadata: { name: flags.name, namespace: flags.namespace, labels: { app: labels.app } },
-    spec: { selector: { app: labels.app }, ports: ports.map((p, i) => ({ name: i === 0 ? 'http' : `http-${p}`, port: p })) },
+    spec: {
+      selector: { app: labels.app },
+      ports: ports.map((p, i) => ({ name: i === 0 ? 'http' : `http-${p}`, port: i === 0 && servicePort !== undefined ? servicePort : p, targetPort: p })),
+    },
   };
   if (flags.expose === true && ports.length === 0) throw new CliExit(ExitStatus.usage, '--expose needs at least one --port');
   return [toYaml(workload), ...(flags.expose === true ? [toYaml(service)] : [])].join('---\n');

@@ -10,7 +10,7 @@ import { testProxy } from './cluster-test-support.ts';
 import { ListenerGenerator } from './listener-generator.ts';
 import { chainAction, selectFilterChain } from './listener-simulation.ts';
 import { simulateRoute } from './route-simulation.ts';
-import { connectTcp, grpcRejection, listenersFor, sendHttp } from './route-test-support.ts';
+import { connectTcp, grpcRejection, listenersFor, routeConfigurationFor, sendHttp } from './route-test-support.ts';
 
 const seed = seedText;
 
@@ -214,6 +214,29 @@ describe('ListenerGenerator for a gateway', () => {
     assert.equal(listeners[0]?.bindToPort, undefined);
     assert.equal(hcm.rds?.routeConfigName, 'http.80');
     assert.equal(hcm.useRemoteAddress, true);
+  });
+
+  it('listens on the targetPort of the gateway Service, so servers on 80 and 8080 share the listener on 8080 (as Istio)', () => {
+    const snapshot = mesh(`${seed('002-booking-gateway.yaml')}
+---
+apiVersion: v1
+kind: Service
+metadata: { name: istio-ingressgateway, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  ports: [{ name: http2, port: 80, targetPort: 8080 }, { name: https, port: 443, targetPort: 8443 }]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: other, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers: [{ port: { number: 8080, name: http, protocol: HTTP }, hosts: ['other.example.com'] }]
+`);
+    const listeners = listenersFor(GATEWAY_PROXY, snapshot);
+    assert.deepEqual(listeners.map((l) => l.name), ['0.0.0.0_8080']);
+    const routes = routeConfigurationFor(GATEWAY_PROXY, snapshot, 'http.8080');
+    assert.equal(simulateRoute(routes, { authority: 'shop.example.com', path: '/api/v1/booking' }).kind, 'forward');
   });
 
   it('proxies a TCP server by the tcp rule of a VirtualService bound to the gateway', () => {

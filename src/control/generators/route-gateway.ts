@@ -2,7 +2,7 @@ import type { Resource } from '../../config/index.ts';
 import { hostCoveredBy, isWildcardHost } from '../../config/analysis/index.ts';
 import { gatewayProtocol, type Server } from '../../config/kinds/networking/gateway.ts';
 import type { Route, RouteConfiguration, VirtualHost } from '../../xds/envoy/index.ts';
-import type { ProxyView } from '../model/index.ts';
+import { labelsMatch, type ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { translateVirtualService } from './http-route-translation.ts';
 import { routeContext } from './route-context.ts';
@@ -21,18 +21,38 @@ export function gatewayName(gateway: Resource<'Gateway'>): `${string}/${string}`
 }
 
 /**
- * The servers of the Gateways selecting a gateway proxy, by port, in the Gateways' order. Servers
- * are grouped by `kind`: plain-text HTTP (HTTP, HTTP2, GRPC, GRPC-WEB) and TCP (TCP, MONGO).
- * Terminated or passed-through TLS (HTTPS, TLS) is not served yet.
+ * The servers of the Gateways selecting a gateway proxy, by the port the proxy listens on, in the
+ * Gateways' order. Servers are grouped by `kind`: plain-text HTTP (HTTP, HTTP2, GRPC, GRPC-WEB) and
+ * TCP (TCP, MONGO). Terminated or passed-through TLS (HTTPS, TLS) is not served yet.
+ *
+ * As in Istio, a server's port is the gateway Service's port when the proxy has a Service with
+ * that port: the proxy listens on its targetPort (Istio's ingress gateway Service sends 80 to the
+ * pod's 8080, so a server on 80 and one on 8080 share the listener on 8080).
  */
 export function gatewayServersByPort(proxy: ProxyView, snapshot: MeshSnapshot, kind: 'http' | 'tcp'): Map<number, GatewayServer[]> {
   const out = new Map<number, GatewayServer[]>();
+  const targetPorts = gatewayTargetPorts(proxy, snapshot);
   for (const gateway of snapshot.gatewaysFor(proxy.labels)) {
     for (const server of gateway.object.spec.servers ?? []) {
       if (serverKind(server) !== kind) continue;
-      const list = out.get(server.port.number);
-      if (list === undefined) out.set(server.port.number, [{ gateway, server }]);
+      const port = targetPorts.get(server.port.number) ?? server.port.number;
+      const list = out.get(port);
+      if (list === undefined) out.set(port, [{ gateway, server }]);
       else list.push({ gateway, server });
+    }
+  }
+  return out;
+}
+
+/** Service port → numeric targetPort, over the Services of the proxy's namespace that select it. */
+function gatewayTargetPorts(proxy: ProxyView, snapshot: MeshSnapshot): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const service of snapshot.services) {
+    if (service.origin.kind !== 'Service' || service.namespace !== proxy.namespace) continue;
+    const selector = service.origin.object.spec.selector;
+    if (selector === undefined || Object.keys(selector).length === 0 || !labelsMatch(selector, proxy.labels)) continue;
+    for (const port of service.origin.object.spec.ports ?? []) {
+      if (typeof port.targetPort === 'number' && !out.has(port.port)) out.set(port.port, port.targetPort);
     }
   }
   return out;
