@@ -7,7 +7,7 @@ import { portEnvName } from '../config/kinds/weft/local-workload.ts';
 import type { Clock, Timers } from '../core/index.ts';
 import { ProcessSupervisor, type SupervisorEvent, type SupervisorStatus } from './process-supervisor.ts';
 import { ReadinessProbe, type ProbeAction } from './readiness-probe.ts';
-import type { ReplicaNetwork, ReplicaPlacement } from './replica-network.ts';
+import type { ReplicaNetwork, ReplicaPlacement, ServicePortRef } from './replica-network.ts';
 
 /** How a replica's sidecar stands with the control plane, as proxy-status says it. */
 export type SidecarSync = 'SYNCED' | 'STALE' | 'NOT CONNECTED' | 'ERROR';
@@ -31,6 +31,8 @@ export interface LocalMeshOptions {
   readonly baseEnv: Readonly<Record<string, string>>;
   /** The ingress gateway's host ports for Gateway ports 80 and 443; no gateway when undefined. */
   readonly gateway: { readonly httpPort: number; readonly httpsPort: number } | undefined;
+  /** The service ports a replica of `namespace` may call (those exported to it), as of now. */
+  readonly services: (namespace: string) => readonly ServicePortRef[];
   /** Where replicas live and how their traffic reaches their sidecars (explicit or transparent mode). */
   readonly network: ReplicaNetwork;
   /** The gateway's own address (admin, health and Prometheus ports): `<loopback prefix>.0.1`. */
@@ -251,7 +253,7 @@ export class LocalMesh {
   async #startReplica(key: string, workload: Resource<'LocalWorkload'>, index: number): Promise<void> {
     const spec = workload.object.spec;
     const name = `${workload.name}-${index}`;
-    const placement = await this.#options.network.place(`${workload.namespace}.${name}`, name, spec.ports.map((p) => p.containerPort));
+    const placement = await this.#options.network.place(`${workload.namespace}.${name}`, name, spec.ports.map((p) => p.containerPort), this.#options.services(workload.namespace));
     const { address, appPorts } = placement;
     const logs = (suffix: string) => join(this.#options.stateDir, 'logs', `${workload.namespace}.${name}${suffix}.log`);
     const bootstrapFile = join(this.#options.stateDir, 'proxies', `${workload.namespace}.${name}.yaml`);

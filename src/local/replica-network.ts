@@ -5,11 +5,22 @@
  */
 export interface ReplicaNetwork {
   readonly mode: 'explicit' | 'transparent';
-  /** A place for the replica `<namespace>.<podName>` (the same one again for a key it already placed). */
-  place(key: string, podName: string, declaredPorts: readonly number[]): Promise<ReplicaPlacement>;
+  /**
+   * A place for the replica `<namespace>.<podName>` (the same address again for a key it already
+   * placed), given the ports it declares and the service ports it may call.
+   */
+  place(key: string, podName: string, declaredPorts: readonly number[], services: readonly ServicePortRef[]): Promise<ReplicaPlacement>;
   /** Tells the network the services' names and addresses changed (transparent mode's hosts files). */
   servicesChanged(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A service port a replica may call: `reviews` in `default`, `reviews.default.svc.cluster.local:9080`. */
+export interface ServicePortRef {
+  readonly name: string;
+  readonly namespace: string;
+  readonly hostname: string;
+  readonly port: number;
 }
 
 export interface ReplicaPlacement {

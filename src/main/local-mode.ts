@@ -131,6 +131,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     baseEnv: inheritedEnv(),
     gateway: options.gateway,
     network,
+    services: (namespace) => controlPlane.publisher.current().servicesVisibleTo(namespace).flatMap((service) => service.ports
+      .filter((p) => p.protocol !== 'UDP')
+      .map((p) => ({ name: service.name, namespace: service.namespace, hostname: service.hostname, port: p.port }))),
     gatewayAddress: `${addressPrefix}.0.1`,
     clock: systemClock,
     timers: systemTimers,

@@ -11,7 +11,7 @@
  * once in 150,000 runs, while a split that ignores the weights (0 or 50%) fails every time.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FIXTURES, get, LocalMeshUnderTest, SAMPLES, SEEDS, transparentModeUnavailable, type Mode } from './local-mesh-support.ts';
@@ -143,6 +143,19 @@ for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[
         const outside = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://example.invalid/')}&via=http`);
         assert.match(outside.body, /"502"/);
       }
+    });
+
+    it('gives an app that does not use a proxy a port per service in WEFT_SERVICE_* (explicit mode)', { skip: mode === 'transparent' ? 'transparent mode captures instead' : false }, async () => {
+      const client = (await mesh.status()).workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
+      const env = readFileSync(`/proc/${client.app.pid}/environ`, 'utf8').split('\0');
+      const echo = env.find((e) => e.startsWith('WEFT_SERVICE_ECHO_80='))?.split('=')[1];
+      assert.ok(echo !== undefined, `no WEFT_SERVICE_ECHO_80 in ${env.filter((e) => e.startsWith('WEFT_')).join(' ')}`);
+      assert.ok(echo.startsWith(`${client.address}:`));
+      const viaLocalPort = await get(`http://${echo}/`);
+      assert.equal(viaLocalPort.status, 200);
+      assert.match(JSON.parse(viaLocalPort.body).version, /^v[12]$/);
+      const fromApp = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent(`http://${echo}/`)}&via=fetch`);
+      assert.deepEqual((JSON.parse(fromApp.body) as { statuses: Record<string, number> }).statuses, { 200: 1 });
     });
 
     it('restarts an app that crashes, and it takes traffic again', async () => {

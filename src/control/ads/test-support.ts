@@ -180,7 +180,7 @@ export function parseTestNode(node: ProtoJson): Result<ProxyView, string> {
   if (typeof id !== 'string' || id === '') return err('the node has no id');
   const metadata = (node['metadata'] ?? {}) as Record<string, unknown>;
   const namespace = typeof metadata['NAMESPACE'] === 'string' ? metadata['NAMESPACE'] : 'default';
-  return ok({ id, kind: 'sidecar', generator: 'envoy', namespace, labels: {}, serviceAccount: 'default', workloadName: id, ipAddresses: ['10.0.0.1'], ports: [], locality: '', version: '', interceptionMode: 'REDIRECT', appPorts: [] });
+  return ok({ id, kind: 'sidecar', generator: 'envoy', namespace, labels: {}, serviceAccount: 'default', workloadName: id, ipAddresses: ['10.0.0.1'], ports: [], locality: '', version: '', interceptionMode: 'REDIRECT', appPorts: [], localServicePorts: [] });
 }
 
 /** A client side of one ADS stream: what it received, in order, awaited with a bound. */

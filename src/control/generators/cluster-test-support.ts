@@ -23,7 +23,7 @@ export function testProxy(partial: Partial<ProxyView> = {}): ProxyView {
     locality: '',
     version: '1.0.0',
     interceptionMode: 'REDIRECT',
-    appPorts: [],
+    appPorts: [], localServicePorts: [],
     ...partial,
   };
 }

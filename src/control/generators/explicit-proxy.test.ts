@@ -51,6 +51,10 @@ const WORKLOADS: Partial<Workload>[] = [
 const REVIEWS = testProxy({
   ipAddresses: ['127.10.0.3'], labels: { app: 'reviews', version: 'v1' }, ports: [{ port: 9080, name: 'http' }],
   interceptionMode: 'NONE', appPorts: [{ port: 9080, appPort: 41000 }],
+  localServicePorts: [
+    { localPort: 20000, hostname: 'reviews.default.svc.cluster.local', port: 9080 },
+    { localPort: 20001, hostname: 'mysql.default.svc.cluster.local', port: 3306 },
+  ],
 });
 
 function listener(listeners: readonly Listener[], name: string): Listener {
@@ -64,7 +68,7 @@ describe('a sidecar in explicit mode (INTERCEPTION_MODE NONE)', () => {
 
   it('binds its own ports on its address, the HTTP proxy on 15001, and the tunnel as an internal listener', () => {
     const listeners = listenersFor(REVIEWS, snapshot);
-    assert.deepEqual(listeners.map((l) => l.name), ['127.10.0.3_9080', 'http_proxy', HTTP_PROXY_TUNNEL]);
+    assert.deepEqual(listeners.map((l) => l.name), ['127.10.0.3_9080', '127.10.0.3_20000', '127.10.0.3_20001', 'http_proxy', HTTP_PROXY_TUNNEL]);
     assert.deepEqual(listener(listeners, '127.10.0.3_9080').address, { socketAddress: { address: '127.10.0.3', portValue: 9080 } });
     assert.deepEqual(listener(listeners, 'http_proxy').address, { socketAddress: { address: '127.10.0.3', portValue: 15001 } });
     const tunnel = listener(listeners, HTTP_PROXY_TUNNEL);
@@ -107,6 +111,22 @@ describe('a sidecar in explicit mode (INTERCEPTION_MODE NONE)', () => {
     assert.equal(connect('reviews:9080'), HTTP_PROXY_TUNNEL);
     assert.equal(connect('mysql:3306'), 'outbound|3306||mysql.default.svc.cluster.local');
     assert.equal(connect('example.com:443'), 'direct-response 502');
+  });
+
+  it('gives a service port a port of its own: HTTP routed by the service\'s virtual host whatever the Host, TCP to its cluster', () => {
+    const listeners = listenersFor(REVIEWS, snapshot);
+    const http = listener(listeners, '127.10.0.3_20000');
+    assert.deepEqual(http.address, { socketAddress: { address: '127.10.0.3', portValue: 20000 } });
+    const hcm = http.filterChains![0]!.filters![0]!.typedConfig as unknown as HttpConnectionManager;
+    const routes = hcm.routeConfig!;
+    const to = (headers: Record<string, string>) => {
+      const outcome = simulateRoute(routes, { authority: '127.10.0.3:20000', path: '/reviews/0', method: 'GET', headers });
+      return outcome.kind === 'forward' ? outcome.cluster : outcome.kind;
+    };
+    assert.equal(to({}), 'outbound|9080|v1|reviews.default.svc.cluster.local');
+    assert.equal(to({ 'end-user': 'jason' }), 'outbound|9080|v2|reviews.default.svc.cluster.local');
+    const tcp = listener(listeners, '127.10.0.3_20001').filterChains![0]!.filters![0]!.typedConfig as Record<string, unknown>;
+    assert.equal(tcp['cluster'], 'outbound|3306||mysql.default.svc.cluster.local');
   });
 
   it('leaves a sidecar whose traffic is captured as it was', () => {

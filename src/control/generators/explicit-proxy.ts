@@ -1,12 +1,12 @@
 import type { Cluster, Listener, Route, RouteConfiguration, VirtualHost } from '../../xds/envoy/index.ts';
-import type { ProxyView } from '../model/index.ts';
+import type { LocalServicePort, ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { outboundClusterName } from './cluster-name.ts';
-import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress } from './listener-filters.ts';
+import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter } from './listener-filters.ts';
 import { inboundFilterChainsForPort, inboundPorts } from './listener-inbound.ts';
 import { claimDomains, serviceDomains } from './route-domains.ts';
 import { httpServicesOnPort, isHttpOrSniffed, outboundRouteConfiguration } from './route-outbound.ts';
-import type { OutboundScope } from './route-scope.ts';
+import { outboundScope, type OutboundScope } from './route-scope.ts';
 
 /**
  * A sidecar whose traffic nothing captures (INTERCEPTION_MODE NONE, Weft's local explicit mode):
@@ -17,6 +17,9 @@ import type { OutboundScope } from './route-scope.ts';
  * `host:port` names. A CONNECT to an HTTP service (what `fetch` sends through a proxy) is
  * terminated and its tunnel handed to the internal listener `http_proxy_tunnel`, which routes the
  * requests inside by the same configuration; a CONNECT to a TCP service is carried to its cluster.
+ * For apps that cannot use a proxy, a service port can also have a port of its own on the
+ * sidecar's address (LOCAL_SERVICE_PORTS): whatever arrives there goes to that service, routed by
+ * its virtual host whatever the Host header says (HTTP), or to its cluster (TCP).
  */
 export const EXPLICIT_PROXY_PORT = 15001;
 export const HTTP_PROXY_LISTENER = 'http_proxy';
@@ -37,11 +40,39 @@ export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot):
     name: statPrefix,
     filters: [httpConnectionManagerFilter({ statPrefix, route: { rds: HTTP_PROXY_ROUTE }, httpFilters: outboundHttpFilters(), useRemoteAddress: false, connect })],
   });
+  const scope = outboundScope(proxy, snapshot);
+  const local: Listener[] = proxy.localServicePorts.map((entry) => localServiceListener(proxy, snapshot, scope, address, entry));
   return [
     ...inbound,
+    ...local,
     { name: HTTP_PROXY_LISTENER, address: socketAddress(address, EXPLICIT_PROXY_PORT), filterChains: [proxyChain(`outbound_${HTTP_PROXY_LISTENER}`, true)], trafficDirection: 'OUTBOUND' },
     { name: HTTP_PROXY_TUNNEL, internalListener: {}, filterChains: [proxyChain(`outbound_${HTTP_PROXY_TUNNEL}`, false)], trafficDirection: 'OUTBOUND' },
   ];
+}
+
+/** `<address>_<localPort>`: one service port, whatever the Host header says; nothing when the service is gone (502). */
+function localServiceListener(proxy: ProxyView, snapshot: MeshSnapshot, scope: OutboundScope, address: string, entry: LocalServicePort): Listener {
+  const name = `${address}_${entry.localPort}`;
+  const imported = scope.services.find((s) => s.service.hostname === entry.hostname);
+  const servicePort = imported?.ports.find((p) => p.port === entry.port);
+  const base = { name, address: socketAddress(address, entry.localPort), trafficDirection: 'OUTBOUND' as const };
+  if (servicePort !== undefined && !isHttpOrSniffed(servicePort.protocol)) {
+    const cluster = outboundClusterName(entry.port, undefined, entry.hostname);
+    return { ...base, filterChains: [{ name, filters: [tcpProxyFilter(cluster, { cluster })] }] };
+  }
+  const config = servicePort === undefined ? undefined : outboundRouteConfiguration(proxy, snapshot, scope, entry.port);
+  const host = config?.virtualHosts?.find((h) => h.name === `${entry.hostname}:${entry.port}`);
+  const routeConfig: RouteConfiguration = {
+    name,
+    virtualHosts: [host !== undefined ? { ...host, domains: ['*'] } : {
+      name: 'not_in_mesh',
+      domains: ['*'],
+      routes: [{ name: 'not_in_mesh', match: { prefix: '/' }, directResponse: { status: 502, body: { inlineString: `weft: ${entry.hostname}:${entry.port} is not a service this sidecar sees\n` } } }],
+    }],
+    validateClusters: false,
+  };
+  const hcm = httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { routeConfig }, httpFilters: outboundHttpFilters(), useRemoteAddress: false });
+  return { ...base, filterChains: [{ name, filters: [hcm] }] };
 }
 
 /** The cluster whose one endpoint is the tunnel's internal listener. */

@@ -29,7 +29,7 @@ export interface Generator {
 }
 
 /** A field of ProxyView that generators read. */
-export type ProxyField = 'kind' | 'generator' | 'namespace' | 'labels' | 'locality' | 'ipAddresses' | 'ports' | 'interceptionMode' | 'appPorts';
+export type ProxyField = 'kind' | 'generator' | 'namespace' | 'labels' | 'locality' | 'ipAddresses' | 'ports' | 'interceptionMode' | 'appPorts' | 'localServicePorts';
 
 /** The values of `fields` of the proxy, as one string (labels in key order). */
 export function proxyKey(proxy: ProxyView, fields: readonly ProxyField[]): string {
@@ -43,6 +43,8 @@ export function proxyKey(proxy: ProxyView, fields: readonly ProxyField[]): strin
         return proxy.ports.map((p) => `${p.port}/${p.name ?? ''}/${p.protocol ?? ''}`).join(',');
       case 'appPorts':
         return proxy.appPorts.map((p) => `${p.port}=${p.appPort}`).join(',');
+      case 'localServicePorts':
+        return proxy.localServicePorts.map((p) => `${p.localPort}=${p.hostname}:${p.port}`).join(',');
       default:
         return proxy[field];
     }

@@ -12,7 +12,7 @@ import { allGrpcTargets, grpcTarget } from './route-grpc.ts';
 import { outboundScope } from './route-scope.ts';
 
 /** The proxy fields this generator (and what it calls) reads. */
-const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'ipAddresses', 'ports', 'interceptionMode'];
+const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace', 'labels', 'ipAddresses', 'ports', 'interceptionMode', 'localServicePorts'];
 
 /**
  * LDS, as Istio serves it: a sidecar gets `virtualOutbound`, its outbound listeners per service

@@ -9,6 +9,13 @@ import type { WorkloadPort } from './workload.ts';
  */
 export type InterceptionMode = 'REDIRECT' | 'NONE';
 
+/** In local explicit mode: a port of the sidecar's address that stands for one service port, for apps that do not use HTTP_PROXY. */
+export interface LocalServicePort {
+  readonly localPort: number;
+  readonly hostname: string;
+  readonly port: number;
+}
+
 /** In local mode: the app serves the workload's `port` at `127.0.0.1:<appPort>`, since replicas share the host. */
 export interface AppPort {
   readonly port: number;
@@ -20,7 +27,7 @@ export interface AppPort {
  * in Istio's conventions: node id `sidecar~10.0.0.1~reviews-v1-1.default~default.svc.cluster.local`
  * (or `router~...` for gateways), metadata NAMESPACE, LABELS, SERVICE_ACCOUNT, WORKLOAD_NAME,
  * INSTANCE_IPS, POD_PORTS, GENERATOR (`grpc` for proxyless gRPC clients), ISTIO_VERSION,
- * INTERCEPTION_MODE, and Weft's APP_PORTS (local mode).
+ * INTERCEPTION_MODE, and Weft's APP_PORTS and LOCAL_SERVICE_PORTS (local mode).
  */
 export interface ProxyView {
   readonly id: string;
@@ -39,4 +46,6 @@ export interface ProxyView {
   readonly interceptionMode: InterceptionMode;
   /** Where the app serves each workload port when not at `127.0.0.1:<port>`; empty but in local mode. */
   readonly appPorts: readonly AppPort[];
+  /** In local explicit mode: the service ports the sidecar also serves on ports of its own address. */
+  readonly localServicePorts: readonly LocalServicePort[];
 }

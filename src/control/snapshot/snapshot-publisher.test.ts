@@ -24,7 +24,7 @@ spec:
 const PROXY: ProxyView = {
   id: 'reviews-v1-1.default', kind: 'sidecar', generator: 'envoy', namespace: 'default', labels: { app: 'reviews', version: 'v1' },
   serviceAccount: 'reviews', workloadName: 'reviews-v1', ipAddresses: ['127.0.0.2'], ports: [{ port: 9080, name: 'http' }], locality: '', version: '0.1.0',
-  interceptionMode: 'REDIRECT', appPorts: [],
+  interceptionMode: 'REDIRECT', appPorts: [], localServicePorts: [],
 };
 
 function recorder(publisher: SnapshotPublisher): { events: { version: number; kinds: ResourceKind[] }[] } {

@@ -33,7 +33,7 @@ describe('parseProxyNode', () => {
         locality: '',
         version: '',
         interceptionMode: 'REDIRECT',
-        appPorts: [],
+        appPorts: [], localServicePorts: [],
       });
     });
 
@@ -128,7 +128,7 @@ describe('parseProxyNode', () => {
         locality: 'us-east1/us-east1-b/rack-3',
         version: '1.24.0',
         interceptionMode: 'REDIRECT',
-        appPorts: [],
+        appPorts: [], localServicePorts: [],
       });
     });
 
@@ -136,6 +136,12 @@ describe('parseProxyNode', () => {
       const proxy = view({ id: SIDECAR_ID, metadata: { INTERCEPTION_MODE: 'NONE', APP_PORTS: '{"9080": 41000, "15": 16}' } });
       assert.equal(proxy.interceptionMode, 'NONE');
       assert.deepEqual(proxy.appPorts, [{ port: 15, appPort: 16 }, { port: 9080, appPort: 41000 }]);
+      const local = view({ id: SIDECAR_ID, metadata: { LOCAL_SERVICE_PORTS: '{"20001": "mysql.db.svc.cluster.local:3306", "20000": "reviews.default.svc.cluster.local:9080"}' } });
+      assert.deepEqual(local.localServicePorts, [
+        { localPort: 20000, hostname: 'reviews.default.svc.cluster.local', port: 9080 },
+        { localPort: 20001, hostname: 'mysql.db.svc.cluster.local', port: 3306 },
+      ]);
+      assert.match(problem({ id: SIDECAR_ID, metadata: { LOCAL_SERVICE_PORTS: '{"20000": "reviews"}' } }), /LOCAL_SERVICE_PORTS\["20000"\] must map a port number to "host:port"/);
     });
 
     it('refuses an interception mode Weft does not run and app ports that are not ports', () => {

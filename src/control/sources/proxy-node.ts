@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { err, ok, type Result } from '../../core/index.ts';
-import type { AppPort, InterceptionMode, ProxyView, WorkloadPort } from '../model/index.ts';
+import type { AppPort, InterceptionMode, LocalServicePort, ProxyView, WorkloadPort } from '../model/index.ts';
 
 /**
  * An xDS node (envoy.config.core.v3.Node) in its proto3 JSON form, as a DiscoveryRequest carries
@@ -26,7 +26,9 @@ const ID_FORM = 'type~ip~name.namespace~domain, e.g. sidecar~10.0.0.1~reviews-v1
  * SERVICE_ACCOUNT (else `default`), POD_PORTS (a JSON list of container ports), GENERATOR (`grpc`
  * for proxyless gRPC), ISTIO_VERSION, INTERCEPTION_MODE (REDIRECT, the default, or NONE; Istio's
  * TPROXY is refused), APP_PORTS (local mode: JSON `{"9080": 41234}`, workload port to the
- * loopback port the app serves it on). Every problem of an unusable node is named in the error.
+ * loopback port the app serves it on), LOCAL_SERVICE_PORTS (local explicit mode: JSON
+ * `{"20000": "reviews.default.svc.cluster.local:9080"}`, a port of the sidecar's address to the
+ * service port it stands for). Every problem of an unusable node is named in the error.
  */
 export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
   const id = node.id;
@@ -72,6 +74,7 @@ export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
   const locality = node.locality === undefined ? '' : localityName(node.locality);
   const interceptionMode = interception(text('INTERCEPTION_MODE'), problems);
   const appPorts = appPortMap(metadata['APP_PORTS'], problems);
+  const localServicePorts = localServicePortMap(metadata['LOCAL_SERVICE_PORTS'], problems);
   const view: ProxyView = {
     id: name,
     kind,
@@ -86,6 +89,7 @@ export function parseProxyNode(node: XdsNode): Result<ProxyView, string> {
     version: text('ISTIO_VERSION') ?? '',
     interceptionMode,
     appPorts,
+    localServicePorts,
   };
   return problems.length > 0 ? err(`node "${id}": ${problems.join('; ')}`) : ok(view);
 }
@@ -197,6 +201,37 @@ function appPortMap(value: unknown, problems: string[]): AppPort[] {
     ports.push({ port, appPort });
   }
   return ports.sort((a, b) => a.port - b.port);
+}
+
+const LOCAL_SERVICE_PORTS_FORM = 'a JSON mapping of local port to service host:port such as {"20000": "reviews.default.svc.cluster.local:9080"}';
+
+function localServicePortMap(value: unknown, problems: string[]): LocalServicePort[] {
+  if (value === undefined || value === null || value === '') return [];
+  let map: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      map = JSON.parse(value);
+    } catch {
+      problems.push(`metadata LOCAL_SERVICE_PORTS is not valid JSON (expected ${LOCAL_SERVICE_PORTS_FORM})`);
+      return [];
+    }
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    problems.push(`metadata LOCAL_SERVICE_PORTS must be ${LOCAL_SERVICE_PORTS_FORM}`);
+    return [];
+  }
+  const out: LocalServicePort[] = [];
+  for (const [key, target] of Object.entries(map)) {
+    const localPort = Number(key);
+    const match = typeof target === 'string' ? /^(.+):(\d{1,5})$/.exec(target) : null;
+    const port = match === null ? NaN : Number(match[2]);
+    if (!Number.isInteger(localPort) || localPort < 1 || localPort > 65535 || match === null || port < 1 || port > 65535) {
+      problems.push(`metadata LOCAL_SERVICE_PORTS["${key}"] must map a port number to "host:port", got ${JSON.stringify(target)}`);
+      continue;
+    }
+    out.push({ localPort, hostname: match[1]!, port });
+  }
+  return out.sort((a, b) => a.localPort - b.localPort);
 }
 
 /** Istio's `region/zone/subzone`, shortened when the finer parts are unknown. */

@@ -17,7 +17,7 @@ function sidecar(overrides: Partial<ProxyView> = {}): ProxyView {
     locality: 'us-east1/b',
     version: '1.24.0',
     interceptionMode: 'REDIRECT',
-    appPorts: [],
+    appPorts: [], localServicePorts: [],
     ...overrides,
   };
 }

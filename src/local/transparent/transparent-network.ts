@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ReplicaNetwork, ReplicaPlacement } from '../replica-network.ts';
+import type { ReplicaNetwork, ReplicaPlacement, ServicePortRef } from '../replica-network.ts';
 import { applyCaptureRules, captureRules } from './capture-rules.ts';
 import { PodNetwork, type HostsEntry } from './pod-network.ts';
 
@@ -32,7 +32,8 @@ export class TransparentNetwork implements ReplicaNetwork {
     this.#options = options;
   }
 
-  async place(key: string, podName: string, declaredPorts: readonly number[]): Promise<ReplicaPlacement> {
+  /** Services need nothing here: the app calls them by name, and the capture does the rest. */
+  async place(key: string, podName: string, declaredPorts: readonly number[], _services: readonly ServicePortRef[]): Promise<ReplicaPlacement> {
     const namespace = key.slice(0, key.indexOf('.'));
     let pod = this.#pods.get(key);
     if (pod === undefined) {
