@@ -7,6 +7,7 @@ import { builtinAnalyzers } from '../config/analysis/index.ts';
 import { registerControlPlaneCommand } from './control-plane-command.ts';
 import { registerProxyCommand } from './proxy-command.ts';
 import { registerUpCommands } from './up-command.ts';
+import { readMeshFile } from './local-mode.ts';
 
 /** Composition root of the `weft` command. */
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -24,7 +25,8 @@ const status = await runCli(process.argv.slice(2), {
   analyzers: builtinAnalyzers(),
   version: packageJson.version,
   controlPlane: (url) => httpControlPlaneClient(url),
-  defaultControlPlaneUrl: process.env['WEFT_CONTROL_PLANE'] ?? 'http://127.0.0.1:15014',
+  // A local mesh's control plane when one runs from the default state directory, as istioctl finds the cluster's.
+  defaultControlPlaneUrl: process.env['WEFT_CONTROL_PLANE'] ?? readMeshFile(defaultStateDir)?.debug ?? 'http://127.0.0.1:15014',
   defaultStateDir,
   extraCommands: [
     (program) => registerUpCommands(program, {
