@@ -173,65 +173,52 @@ function interception(value: string | undefined, problems: string[]): Intercepti
   return 'REDIRECT';
 }
 
-const APP_PORTS_FORM = 'a JSON mapping of workload port to app port such as {"9080": 41234}';
-
-function appPortMap(value: unknown, problems: string[]): AppPort[] {
+/**
+ * A metadata value holding a JSON object keyed by port number (text, as Istio's metadata values
+ * are, or a Struct), read entry by entry: `read` returns the entry or undefined when it is bad.
+ */
+function portKeyedMapping<T>(value: unknown, key: string, form: string, problems: string[], read: (port: number, entry: unknown) => T | undefined, entryForm: string): T[] {
   if (value === undefined || value === null || value === '') return [];
   let map: unknown = value;
   if (typeof value === 'string') {
     try {
       map = JSON.parse(value);
     } catch {
-      problems.push(`metadata APP_PORTS is not valid JSON (expected ${APP_PORTS_FORM})`);
+      problems.push(`metadata ${key} is not valid JSON (expected ${form})`);
       return [];
     }
   }
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    problems.push(`metadata APP_PORTS must be ${APP_PORTS_FORM}`);
+    problems.push(`metadata ${key} must be ${form}`);
     return [];
   }
-  const isPort = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
-  const ports: AppPort[] = [];
-  for (const [key, appPort] of Object.entries(map)) {
-    const port = Number(key);
-    if (!isPort(port) || !isPort(appPort)) {
-      problems.push(`metadata APP_PORTS["${key}"] must map a port number to a port number (1-65535), got ${JSON.stringify(appPort)}`);
-      continue;
-    }
-    ports.push({ port, appPort });
+  const out: T[] = [];
+  for (const [name, entry] of Object.entries(map)) {
+    const port = Number(name);
+    const parsed = isPort(port) ? read(port, entry) : undefined;
+    if (parsed === undefined) problems.push(`metadata ${key}["${name}"] must map a port number to ${entryForm}, got ${JSON.stringify(entry)}`);
+    else out.push(parsed);
   }
-  return ports.sort((a, b) => a.port - b.port);
+  return out;
 }
 
-const LOCAL_SERVICE_PORTS_FORM = 'a JSON mapping of local port to service host:port such as {"20000": "reviews.default.svc.cluster.local:9080"}';
+function isPort(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function appPortMap(value: unknown, problems: string[]): AppPort[] {
+  const form = 'a JSON mapping of workload port to app port such as {"9080": 41234}';
+  return portKeyedMapping(value, 'APP_PORTS', form, problems, (port, appPort) => (isPort(appPort) ? { port, appPort } : undefined), 'a port number (1-65535)')
+    .sort((a, b) => a.port - b.port);
+}
 
 function localServicePortMap(value: unknown, problems: string[]): LocalServicePort[] {
-  if (value === undefined || value === null || value === '') return [];
-  let map: unknown = value;
-  if (typeof value === 'string') {
-    try {
-      map = JSON.parse(value);
-    } catch {
-      problems.push(`metadata LOCAL_SERVICE_PORTS is not valid JSON (expected ${LOCAL_SERVICE_PORTS_FORM})`);
-      return [];
-    }
-  }
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
-    problems.push(`metadata LOCAL_SERVICE_PORTS must be ${LOCAL_SERVICE_PORTS_FORM}`);
-    return [];
-  }
-  const out: LocalServicePort[] = [];
-  for (const [key, target] of Object.entries(map)) {
-    const localPort = Number(key);
+  const form = 'a JSON mapping of local port to service host:port such as {"20000": "reviews.default.svc.cluster.local:9080"}';
+  const read = (localPort: number, target: unknown): LocalServicePort | undefined => {
     const match = typeof target === 'string' ? /^(.+):(\d{1,5})$/.exec(target) : null;
-    const port = match === null ? NaN : Number(match[2]);
-    if (!Number.isInteger(localPort) || localPort < 1 || localPort > 65535 || match === null || port < 1 || port > 65535) {
-      problems.push(`metadata LOCAL_SERVICE_PORTS["${key}"] must map a port number to "host:port", got ${JSON.stringify(target)}`);
-      continue;
-    }
-    out.push({ localPort, hostname: match[1]!, port });
-  }
-  return out.sort((a, b) => a.localPort - b.localPort);
+    return match !== null && isPort(Number(match[2])) ? { localPort, hostname: match[1]!, port: Number(match[2]) } : undefined;
+  };
+  return portKeyedMapping(value, 'LOCAL_SERVICE_PORTS', form, problems, read, '"host:port"').sort((a, b) => a.localPort - b.localPort);
 }
 
 /** Istio's `region/zone/subzone`, shortened when the finer parts are unknown. */
