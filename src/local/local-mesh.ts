@@ -276,7 +276,7 @@ export class LocalMesh {
       stats: { address: `${address}:15090` },
     });
     const proxy = placement.command(this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile], 'proxy');
-    const sidecar = this.#supervisor(`${name}.proxy`, proxy.command, proxy.args, this.#options.stateDir, this.#options.baseEnv, logs('.proxy'));
+    const sidecar = this.#supervisor(`${name}.proxy`, proxy.command, proxy.args, this.#options.stateDir, this.#proxyEnv(), logs('.proxy'));
 
     const firstPort = spec.ports[0];
     const env: Record<string, string> = {
@@ -343,11 +343,19 @@ export class LocalMesh {
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
       // The pod's 8080 and 8443 (GATEWAY_SERVICE) are the host ports given; no root is needed.
       '--bind-address', '127.0.0.1', '--port-map', `8080=${ports.httpPort}`, '--port-map', `8443=${ports.httpsPort}`,
-    ], this.#options.stateDir, this.#options.baseEnv, this.logFile(GATEWAY.name + '.proxy'));
+    ], this.#options.stateDir, this.#proxyEnv(), this.logFile(GATEWAY.name + '.proxy'));
     this.#gateway = { sidecar, address };
     this.#options.report(`starting the ingress gateway on http://127.0.0.1:${ports.httpPort}`);
     const started = await sidecar.start();
     if (!started.ok) throw new Error(`the ingress gateway did not start: ${started.error}`);
+  }
+
+  /**
+   * The proxies share Node's compile cache in the state directory: every sidecar loads the same
+   * modules, and compiling them was most of a proxy's start (bench/RESULTS.md).
+   */
+  #proxyEnv(): Readonly<Record<string, string>> {
+    return { ...this.#options.baseEnv, NODE_COMPILE_CACHE: join(this.#options.stateDir, 'compile-cache') };
   }
 
   #supervisor(name: string, command: string, args: readonly string[], cwd: string, env: Readonly<Record<string, string>>, logFile: string): ProcessSupervisor {

@@ -47,7 +47,7 @@ export interface RunningLocalMode {
   readonly mesh: LocalMesh;
   readonly controlPlane: RunningControlPlane;
   readonly file: MeshFile;
-  /** Waits until every replica is ready and every sidecar synced, or the time is up; returns what is not. */
+  /** Waits until every replica is ready and every sidecar synced, the time is up, or the mesh closes; returns what is not ready. */
   waitUntilReady(timeoutMs: number): Promise<string[]>;
   close(): Promise<void>;
   killNow(): void;
@@ -162,7 +162,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
   };
   writeFileSync(meshPath, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
 
+  let closed = false;
   const close = async () => {
+    closed = true;
     await mesh!.close();
     await api.close();
     await controlPlane.close();
@@ -185,7 +187,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const pending = notReady(mesh!);
-        if (pending.length === 0 || Date.now() >= deadline) return pending;
+        if (pending.length === 0 || closed || Date.now() >= deadline) return pending;
         await new Promise((r) => setTimeout(r, 100));
       }
     },
