@@ -317,10 +317,9 @@ export class LocalMesh {
     this.#replicas.set(key, replica);
 
     this.#options.report(`starting ${workload.namespace}/${name} at ${address}${this.#options.network.mode === 'explicit' ? ` (app on ${[...appPorts.values()].map((p) => `127.0.0.1:${p}`).join(', ') || 'no port'})` : ''}`);
-    const sidecarStarted = await sidecar.start();
-    if (!sidecarStarted.ok) this.#options.report(`${workload.namespace}/${name}: the sidecar did not start: ${sidecarStarted.error}`);
-    const appStarted = await app.start();
-    if (!appStarted.ok) this.#options.report(`${workload.namespace}/${name}: ${appStarted.error}`);
+    // A process that cannot start says why through its supervisor's 'failed' event.
+    await sidecar.start();
+    await app.start();
     probe?.start();
     if (probe === undefined) this.#notifyReadiness();
   }

@@ -91,7 +91,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     const applied = store.apply(sources);
     if (!applied.ok) throw new Error(`the configuration was refused:\n  ${applied.error.map((d) => formatDiagnostic(d)).join('\n  ')}`);
     const changed = applied.value.changes.filter((c) => c.action !== 'unchanged').length;
-    options.report(`applied ${applied.value.changes.length} resources (${changed} new or changed) from ${options.paths.join(', ')}`);
+    const count = applied.value.changes.length;
+    options.report(`applied ${count} resource${count === 1 ? '' : 's'} (${changed} new or changed) from ${options.paths.join(', ')}`);
     for (const warning of applied.value.warnings) options.report(`warning: ${formatDiagnostic(warning)}`);
   }
 
@@ -239,7 +240,8 @@ function notReady(mesh: LocalMesh): string[] {
   if (gateway !== undefined && gateway.sync !== 'SYNCED') out.push(`the ingress gateway: ${gateway.sidecar.state}, ${gateway.sync.toLowerCase()}`);
   for (const workload of mesh.workloads()) {
     for (const replica of workload.replicas) {
-      if (!replica.ready) out.push(`${workload.namespace}/${replica.name}: app ${replica.app.state}, not ready (${replica.readiness})`);
+      if (replica.app.state === 'failed') out.push(`${workload.namespace}/${replica.name}: ${replica.app.message ?? 'the app failed to start'}`);
+      else if (!replica.ready) out.push(`${workload.namespace}/${replica.name}: app ${replica.app.state}, not ready (${replica.readiness})`);
       else if (replica.sync !== 'SYNCED') out.push(`${workload.namespace}/${replica.name}: sidecar ${replica.sidecar.state}, ${replica.sync.toLowerCase()}`);
     }
   }
