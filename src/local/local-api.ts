@@ -35,7 +35,9 @@ export class LocalApi {
 
   constructor(options: LocalApiOptions) {
     this.#options = options;
-    this.#server = createServer((req, res) => void this.#handle(req, res).catch((error: unknown) => send(res, 500, { error: (error as Error).message })));
+    this.#server = createServer((req, res) => void this.#handle(req, res).catch((error: unknown) => {
+      send(res, error instanceof BadRequest ? 400 : 500, { error: (error as Error).message });
+    }));
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -136,7 +138,7 @@ function kindMatches(kind: string, asked: string): boolean {
 function sourceFiles(body: unknown): SourceFile[] {
   const files = (body as { files?: unknown } | null)?.files;
   if (!Array.isArray(files) || !files.every((f) => typeof f?.name === 'string' && typeof f?.text === 'string')) {
-    throw new Error('the request must carry {"files": [{"name": ..., "text": ...}]}');
+    throw new BadRequest('the request must carry {"files": [{"name": ..., "text": ...}]}');
   }
   return files as SourceFile[];
 }
@@ -146,11 +148,18 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new Error(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new BadRequest(`the request body is larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new BadRequest('the request body is not JSON');
+  }
 }
+
+/** A request the API cannot act on: answered 400 with why. */
+class BadRequest extends Error {}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
