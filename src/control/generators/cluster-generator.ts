@@ -12,6 +12,7 @@ import {
   BLACK_HOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, inboundClusterName, outboundClusterName, outboundSni,
 } from './cluster-name.ts';
 import { httpProxyTunnelCluster } from './explicit-proxy.ts';
+import { ownEndpoint } from './listener-inbound.ts';
 import { egressServices, type ImportedService } from './egress-services.ts';
 import { proxyKey, type Generator, type NamedResource, type ProxyField, type ResourceKind } from './generator.ts';
 import { endpointAddress, placedEndpoint } from './lb-endpoint.ts';
@@ -202,7 +203,10 @@ function inboundPorts(proxy: ProxyView, snapshot: MeshSnapshot): InboundPort[] {
   const byPort = new Map<number, InboundPort>();
   const appPorts = new Map(proxy.appPorts.map((p) => [p.port, p.appPort]));
   const local = (port: number): InboundPort['endpoint'] => ({ address: '127.0.0.1', port: appPorts.get(port) ?? port });
-  for (const p of proxy.ports) byPort.set(p.port, { port: p.port, endpoint: local(p.port), workloadPort: p });
+  for (const p of proxy.ports) {
+    const port = p.hostPort ?? p.port;
+    byPort.set(port, { port, endpoint: local(port), workloadPort: p });
+  }
   for (const ingress of sidecar?.ingress ?? []) {
     const number = ingress.port.number ?? 0;
     const own = byPort.get(number)?.workloadPort;
@@ -255,8 +259,9 @@ function inboundClusters(proxy: ProxyView, snapshot: MeshSnapshot): Cluster[] {
 /** The service ports whose endpoints are this proxy, with the proxy port each reaches: for inbound metadata and policy. */
 function servicesServed(proxy: ProxyView, snapshot: MeshSnapshot): { service: MeshService; port: ServicePort; workloadPort: number }[] {
   const addresses = new Set(proxy.ipAddresses);
+  const mine = ownEndpoint(proxy);
   return snapshot.services.flatMap((service) => service.ports.flatMap((port) => snapshot.endpoints(service, port.port)
-    .filter((e) => addresses.has(e.address))
+    .filter((e) => addresses.has(e.address) && mine(e.port))
     .map((e) => ({ service, port, workloadPort: e.port }))));
 }
 

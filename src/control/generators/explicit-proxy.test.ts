@@ -135,3 +135,28 @@ describe('a sidecar in explicit mode (INTERCEPTION_MODE NONE)', () => {
     assert.ok(!captured.includes('http_proxy'));
   });
 });
+
+describe('explicit-mode sidecars sharing one loopback address (local mode where only 127.0.0.1 exists)', () => {
+  const shared: Partial<Workload>[] = [
+    { name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, address: '127.0.0.1', ports: [{ port: 9080, name: 'http', hostPort: 41001 }] },
+    { name: 'reviews-v2', labels: { app: 'reviews', version: 'v2' }, address: '127.0.0.1', ports: [{ port: 9080, name: 'http', hostPort: 41002 }] },
+  ];
+  const snapshot = snapshotFromYaml(CONFIG, shared);
+  const v1 = testProxy({
+    ipAddresses: ['127.0.0.1'], labels: { app: 'reviews', version: 'v1' }, ports: [{ port: 9080, name: 'http', hostPort: 41001 }],
+    interceptionMode: 'NONE', appPorts: [{ port: 41001, appPort: 51001 }],
+  });
+
+  it('reaches each replica at its hostPort', () => {
+    assert.deepEqual(snapshot.endpoints(snapshot.service('reviews.default.svc.cluster.local')!, 9080).map((e) => `${e.address}:${e.port}`).sort(), ['127.0.0.1:41001', '127.0.0.1:41002']);
+  });
+
+  it('binds only its own hostPort, and forwards it to its app', () => {
+    const listeners = listenersFor(v1, snapshot);
+    assert.deepEqual(listeners.filter((l) => l.trafficDirection === 'INBOUND').map((l) => l.name), ['127.0.0.1_41001']);
+    const clusters = new ClusterGenerator().generate(v1, snapshot, 'all').map((r) => r.resource as unknown as Cluster);
+    const inbound = clusters.filter((c) => c.name.startsWith('inbound|'));
+    assert.deepEqual(inbound.map((c) => c.name), ['inbound|41001||']);
+    assert.deepEqual(inbound[0]?.loadAssignment?.endpoints?.[0]?.lbEndpoints?.[0]?.endpoint?.address, { socketAddress: { address: '127.0.0.1', portValue: 51001 } });
+  });
+});

@@ -29,19 +29,31 @@ export interface InboundPort {
 export function inboundPorts(proxy: ProxyView, snapshot: MeshSnapshot): InboundPort[] {
   const byPort = new Map<number, InboundPort>();
   const addresses = new Set(proxy.ipAddresses);
+  const mine = ownEndpoint(proxy);
   for (const service of snapshot.services) {
     if (service.meshExternal) continue;
     for (const servicePort of service.ports) {
       for (const endpoint of snapshot.endpoints(service, servicePort.port)) {
-        if (!addresses.has(endpoint.address) || byPort.has(endpoint.port)) continue;
+        if (!addresses.has(endpoint.address) || !mine(endpoint.port) || byPort.has(endpoint.port)) continue;
         byPort.set(endpoint.port, { port: endpoint.port, protocol: servicePort.protocol, serviceHostname: service.hostname });
       }
     }
   }
   for (const workloadPort of proxy.ports) {
-    if (!byPort.has(workloadPort.port)) byPort.set(workloadPort.port, { port: workloadPort.port, protocol: portProtocol(workloadPort) });
+    const port = workloadPort.hostPort ?? workloadPort.port;
+    if (!byPort.has(port)) byPort.set(port, { port, protocol: portProtocol(workloadPort) });
   }
   return [...byPort.values()].filter((p) => !PROXY_PORTS.has(p.port) && p.protocol !== 'UDP').sort((a, b) => a.port - b.port);
+}
+
+/**
+ * Whether an endpoint port on the proxy's address is the proxy's own. A proxy whose ports have
+ * hostPorts shares its address with others (local mode on one loopback address): only its
+ * hostPorts are its own. Otherwise every port of its address is.
+ */
+export function ownEndpoint(proxy: ProxyView): (port: number) => boolean {
+  const hostPorts = new Set(proxy.ports.flatMap((p) => (p.hostPort !== undefined ? [p.hostPort] : [])));
+  return hostPorts.size === 0 ? () => true : (port) => hostPorts.has(port);
 }
 
 /**

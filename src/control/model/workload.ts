@@ -5,6 +5,11 @@ export interface WorkloadPort {
   readonly port: number;
   readonly name?: string;
   readonly protocol?: string;
+  /**
+   * Where the port is reached on the workload's address when not at `port` (Kubernetes' hostPort):
+   * local mode on a shared loopback address, where replicas cannot all have 9080.
+   */
+  readonly hostPort?: number;
 }
 
 /**

@@ -204,10 +204,11 @@ function selectedEndpoints(
   };
 }
 
+/** The endpoint of `workload` for its port `port`: at the port's hostPort when it has one. */
 function workloadEndpoint(workload: Workload, port: number): MeshEndpoint {
   return {
     address: workload.address,
-    port,
+    port: workload.ports.find((p) => p.port === port)?.hostPort ?? port,
     labels: workload.labels,
     namespace: workload.namespace,
     serviceAccount: workload.serviceAccount,

@@ -142,6 +142,8 @@ describe('parseProxyNode', () => {
         { localPort: 20001, hostname: 'mysql.db.svc.cluster.local', port: 3306 },
       ]);
       assert.match(problem({ id: SIDECAR_ID, metadata: { LOCAL_SERVICE_PORTS: '{"20000": "reviews"}' } }), /LOCAL_SERVICE_PORTS\["20000"\] must map a port number to "host:port"/);
+      assert.deepEqual(view({ id: SIDECAR_ID, metadata: { POD_PORTS: '[{"containerPort":9080,"hostPort":41001}]' } }).ports, [{ port: 9080, hostPort: 41001 }]);
+      assert.match(problem({ id: SIDECAR_ID, metadata: { POD_PORTS: '[{"containerPort":9080,"hostPort":"x"}]' } }), /POD_PORTS\[0\]\.hostPort must be a port number/);
     });
 
     it('refuses an interception mode Weft does not run and app ports that are not ports', () => {

@@ -153,15 +153,25 @@ function podPorts(value: unknown, problems: string[]): WorkloadPort[] {
     const number = port['containerPort'];
     const name = port['name'];
     const protocol = port['protocol'];
+    const hostPort = port['hostPort'];
     if (typeof number !== 'number' || !Number.isInteger(number) || number < 1 || number > 65535) {
       problems.push(`metadata POD_PORTS[${i}].containerPort must be a port number (1-65535), got ${JSON.stringify(number) ?? 'nothing'}`);
+      return;
+    }
+    if (hostPort !== undefined && !isPort(hostPort)) {
+      problems.push(`metadata POD_PORTS[${i}].hostPort must be a port number (1-65535), got ${JSON.stringify(hostPort)}`);
       return;
     }
     if ((name !== undefined && typeof name !== 'string') || (protocol !== undefined && typeof protocol !== 'string')) {
       problems.push(`metadata POD_PORTS[${i}]: name and protocol must be strings`);
       return;
     }
-    ports.push({ port: number, ...(name !== undefined && name !== '' ? { name } : {}), ...(protocol !== undefined && protocol !== '' ? { protocol } : {}) });
+    ports.push({
+      port: number,
+      ...(name !== undefined && name !== '' ? { name } : {}),
+      ...(protocol !== undefined && protocol !== '' ? { protocol } : {}),
+      ...(hostPort !== undefined ? { hostPort } : {}),
+    });
   });
   return ports;
 }
