@@ -20,6 +20,7 @@ export interface ReplicaState {
   readonly readiness: string;
   readonly sync: string;
   readonly appPorts: Readonly<Record<string, number>>;
+  readonly endpoints: Readonly<Record<string, string>>;
 }
 
 export interface MeshStatus {

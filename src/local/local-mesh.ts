@@ -35,8 +35,6 @@ export interface LocalMeshOptions {
   readonly services: (namespace: string) => readonly ServicePortRef[];
   /** Where replicas live and how their traffic reaches their sidecars (explicit or transparent mode). */
   readonly network: ReplicaNetwork;
-  /** The gateway's own address (admin, health and Prometheus ports): `<loopback prefix>.0.1`. */
-  readonly gatewayAddress: string;
   readonly clock: Clock;
   readonly timers: Timers;
   /** Progress and problems, one line each, for the user. */
@@ -56,6 +54,8 @@ export interface ReplicaStatus {
   readonly sync: SidecarSync;
   /** The declared port → the loopback port the app was given. */
   readonly appPorts: Readonly<Record<string, number>>;
+  /** The declared port → where the mesh reaches it (`<address>:<port>`, through the sidecar). */
+  readonly endpoints: Readonly<Record<string, string>>;
 }
 
 export interface WorkloadStatus {
@@ -266,16 +266,21 @@ export class LocalMesh {
           SERVICE_ACCOUNT: spec.serviceAccount,
           WORKLOAD_NAME: workload.name,
           INSTANCE_IPS: address,
-          POD_PORTS: JSON.stringify(spec.ports.map((p) => ({ containerPort: p.containerPort, protocol: p.protocol, ...(p.name !== undefined ? { name: p.name } : {}) }))),
+          POD_PORTS: JSON.stringify(spec.ports.map((p) => ({
+            containerPort: p.containerPort,
+            protocol: p.protocol,
+            ...(p.name !== undefined ? { name: p.name } : {}),
+            ...(placement.hostPorts.has(p.containerPort) ? { hostPort: placement.hostPorts.get(p.containerPort) } : {}),
+          }))),
           ...placement.proxyMetadata,
         },
       },
       ads: { address: this.#options.xdsAddress },
-      admin: { address: `${address}:15000` },
-      health: { address: `${address}:15021` },
-      stats: { address: `${address}:15090` },
+      admin: { address: placement.proxy.admin },
+      health: { address: placement.proxy.health },
+      stats: { address: placement.proxy.stats },
     });
-    const proxy = placement.command(this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile], 'proxy');
+    const proxy = placement.command(this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile, ...placement.proxyArgs], 'proxy');
     const sidecar = this.#supervisor(`${name}.proxy`, proxy.command, proxy.args, this.#options.stateDir, this.#proxyEnv(), logs('.proxy'));
 
     const firstPort = spec.ports[0];
@@ -325,7 +330,8 @@ export class LocalMesh {
   }
 
   async #startGateway(ports: { readonly httpPort: number; readonly httpsPort: number }): Promise<void> {
-    const address = this.#options.gatewayAddress;
+    const own = await this.#options.network.gateway();
+    const address = own.address;
     const pod = `${GATEWAY.name}-0`;
     const bootstrapFile = join(this.#options.stateDir, 'proxies', `${GATEWAY.namespace}.${pod}.yaml`);
     writeBootstrap(bootstrapFile, {
@@ -334,9 +340,9 @@ export class LocalMesh {
         metadata: { NAMESPACE: GATEWAY.namespace, LABELS: GATEWAY.labels, SERVICE_ACCOUNT: `${GATEWAY.name}-service-account`, WORKLOAD_NAME: GATEWAY.name, INSTANCE_IPS: address },
       },
       ads: { address: this.#options.xdsAddress },
-      admin: { address: `${address}:15000` },
-      health: { address: `${address}:15021` },
-      stats: { address: `${address}:15090` },
+      admin: { address: own.admin },
+      health: { address: own.health },
+      stats: { address: own.stats },
     });
     const sidecar = this.#supervisor(GATEWAY.name, this.#options.proxyCommand.command, [
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
@@ -386,6 +392,7 @@ export class LocalMesh {
       readiness: replica.probe?.detail ?? 'no port to probe',
       sync: this.#options.sidecarSync(`${replica.name}.${replica.workload.namespace}`),
       appPorts: Object.fromEntries([...replica.placement.appPorts].map(([k, v]) => [String(k), v])),
+      endpoints: Object.fromEntries([...replica.placement.appPorts.keys()].map((port) => [String(port), `${replica.placement.address}:${replica.placement.hostPorts.get(port) ?? port}`])),
     };
   }
 

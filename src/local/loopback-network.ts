@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import type { ReplicaNetwork, ReplicaPlacement, ServicePortRef } from './replica-network.ts';
+import { ownAddress, type ProxyAddresses, type ReplicaNetwork, type ReplicaPlacement, type ServicePortRef } from './replica-network.ts';
 
 /** Port on the replica's address where the sidecar takes the app's outbound requests as an HTTP proxy. */
 export const EXPLICIT_PROXY_PORT = 15001;
@@ -19,6 +19,7 @@ export class LoopbackNetwork implements ReplicaNetwork {
   readonly mode = 'explicit';
   readonly #prefix: string;
   readonly #addresses = new Map<string, string>();
+  readonly #ports = new LoopbackPorts();
   #next = 2;
 
   /** `prefix` is the first two octets (`127.10`); `.0.1` is the gateway's. */
@@ -34,21 +35,17 @@ export class LoopbackNetwork implements ReplicaNetwork {
       this.#addresses.set(key, address);
     }
     const appPorts = new Map<number, number>();
-    for (const port of declaredPorts) appPorts.set(port, await freeLoopbackPort());
-    const namespace = key.slice(0, key.indexOf('.'));
-    const localPorts: Record<string, string> = {};
-    const serviceEnv: Record<string, string> = {};
+    for (const port of declaredPorts) appPorts.set(port, await this.#ports.next());
     let next = FIRST_LOCAL_SERVICE_PORT;
-    for (const service of services) {
+    const local = await localServicePorts(key, address, services, async () => {
       while (declaredPorts.includes(next)) next++;
-      const name = envName(service.namespace === namespace ? [service.name, String(service.port)] : [service.name, service.namespace, String(service.port)]);
-      if (name in serviceEnv) continue;
-      localPorts[String(next)] = `${service.hostname}:${service.port}`;
-      serviceEnv[name] = `${address}:${next}`;
-      next++;
-    }
+      return next++;
+    });
     return {
       address,
+      proxy: ownAddress(address),
+      hostPorts: new Map(),
+      proxyArgs: [],
       appPorts,
       probeHost: '127.0.0.1',
       appEnv: {
@@ -56,12 +53,16 @@ export class LoopbackNetwork implements ReplicaNetwork {
         NODE_USE_ENV_PROXY: '1',
         // The replica's own address holds the WEFT_SERVICE_* ports, which are reached directly.
         NO_PROXY: `localhost,127.0.0.1,::1,[::1],${address}`,
-        ...serviceEnv,
+        ...local.env,
       },
-      proxyMetadata: { INTERCEPTION_MODE: 'NONE', APP_PORTS: JSON.stringify(Object.fromEntries(appPorts)), LOCAL_SERVICE_PORTS: JSON.stringify(localPorts) },
+      proxyMetadata: { INTERCEPTION_MODE: 'NONE', APP_PORTS: JSON.stringify(Object.fromEntries(appPorts)), LOCAL_SERVICE_PORTS: JSON.stringify(local.ports) },
       command: (program, args) => ({ command: program, args: [...args] }),
       release: async () => undefined,
     };
+  }
+
+  async gateway(): Promise<ProxyAddresses> {
+    return ownAddress(`${this.#prefix}.0.1`);
   }
 
   async servicesChanged(): Promise<void> {}
@@ -69,12 +70,51 @@ export class LoopbackNetwork implements ReplicaNetwork {
   async close(): Promise<void> {}
 }
 
+/**
+ * A port per service port the replica `<namespace>.<pod>` may call, from `nextPort`: the sidecar's
+ * LOCAL_SERVICE_PORTS metadata (local port → `host:port`) and the app's WEFT_SERVICE_* variables
+ * (`<address>:<local port>`).
+ */
+export async function localServicePorts(
+  key: string, address: string, services: readonly ServicePortRef[], nextPort: () => Promise<number>,
+): Promise<{ ports: Record<string, string>; env: Record<string, string> }> {
+  const namespace = key.slice(0, key.indexOf('.'));
+  const ports: Record<string, string> = {};
+  const env: Record<string, string> = {};
+  for (const service of services) {
+    const name = envName(service.namespace === namespace ? [service.name, String(service.port)] : [service.name, service.namespace, String(service.port)]);
+    if (name in env) continue;
+    const port = await nextPort();
+    ports[String(port)] = `${service.hostname}:${service.port}`;
+    env[name] = `${address}:${port}`;
+  }
+  return { ports, env };
+}
+
 /** `WEFT_SERVICE_MY_APP_8080` from `my-app`, `8080`. */
 function envName(parts: readonly string[]): string {
   return `WEFT_SERVICE_${parts.join('_').toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
 }
 
-/** A loopback port free now, for an app to listen on. */
+/**
+ * Free ports of 127.0.0.1 for the processes of a mesh, each handed out once: a port the system
+ * says is free stays free only until someone binds it, and the system may offer it again before
+ * the process it was meant for has started.
+ */
+export class LoopbackPorts {
+  readonly #given = new Set<number>();
+
+  async next(): Promise<number> {
+    for (;;) {
+      const port = await freeLoopbackPort();
+      if (this.#given.has(port)) continue;
+      this.#given.add(port);
+      return port;
+    }
+  }
+}
+
+/** A loopback port free now. */
 function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

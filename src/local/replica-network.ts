@@ -10,6 +10,8 @@ export interface ReplicaNetwork {
    * placed), given the ports it declares and the service ports it may call.
    */
   place(key: string, podName: string, declaredPorts: readonly number[], services: readonly ServicePortRef[]): Promise<ReplicaPlacement>;
+  /** Where the ingress gateway's own ports (admin, health, Prometheus) are, on an address of its own. */
+  gateway(): Promise<ProxyAddresses>;
   /** Tells the network the services' names and addresses changed (transparent mode's hosts files). */
   servicesChanged(): Promise<void>;
   close(): Promise<void>;
@@ -23,9 +25,28 @@ export interface ServicePortRef {
   readonly port: number;
 }
 
-export interface ReplicaPlacement {
-  /** The replica's IP: its endpoints are `<address>:<declared port>`. */
+/** A proxy's address and where its admin (Envoy's 15000), health (15021) and Prometheus (15090) ports are. */
+export interface ProxyAddresses {
   readonly address: string;
+  readonly admin: string;
+  readonly health: string;
+  readonly stats: string;
+}
+
+/** The usual ports of a proxy with an address of its own. */
+export function ownAddress(address: string): ProxyAddresses {
+  return { address, admin: `${address}:15000`, health: `${address}:15021`, stats: `${address}:15090` };
+}
+
+export interface ReplicaPlacement {
+  /** The replica's IP: its endpoints are `<address>:<declared port>`, or its hostPorts. */
+  readonly address: string;
+  /** The sidecar's own ports. */
+  readonly proxy: ProxyAddresses;
+  /** Declared port → where it is reached on `address` when several replicas share it (Kubernetes' hostPort). */
+  readonly hostPorts: ReadonlyMap<number, number>;
+  /** More flags for the sidecar's `weft proxy` (`--port-map` where its ports must move). */
+  readonly proxyArgs: readonly string[];
   /** Declared port → the port the app listens on (the same in transparent mode). */
   readonly appPorts: ReadonlyMap<number, number>;
   /** Where the readiness probe connects to reach the app's ports (in `appPorts`). */

@@ -12,6 +12,7 @@ import { JournaledConfigStore } from '../local/journaled-config-store.ts';
 import { LocalApi } from '../local/local-api.ts';
 import { GATEWAY_SERVICE, LocalMesh, type SidecarSync } from '../local/local-mesh.ts';
 import { LoopbackNetwork } from '../local/loopback-network.ts';
+import { SharedLoopbackNetwork } from '../local/shared-loopback-network.ts';
 import type { ReplicaNetwork } from '../local/replica-network.ts';
 import { PodNetwork } from '../local/transparent/pod-network.ts';
 import { TransparentNetwork } from '../local/transparent/transparent-network.ts';
@@ -27,13 +28,16 @@ export interface MeshFile {
   readonly xds: string;
   readonly debug: string;
   readonly gateway?: string;
-  readonly addressPrefix: string;
+  /** The loopback range of the proxies' addresses (`127.10`); none when they share 127.0.0.1. */
+  readonly addressPrefix?: string;
   readonly mode: 'explicit' | 'transparent';
 }
 
 export interface LocalModeOptions {
   /** explicit: HTTP_PROXY, no root; transparent: network namespaces and iptables capture (Linux, root). */
   readonly mode: 'explicit' | 'transparent';
+  /** Explicit mode with every proxy on 127.0.0.1 (what macOS allows); chosen by itself when the system has no other loopback address. */
+  readonly sharedLoopback?: boolean;
   readonly stateDir: string;
   /** Files or directories (their top-level YAML) applied at start, after what the state directory holds. */
   readonly paths: readonly string[];
@@ -74,8 +78,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await assertPortFree(options.gateway.httpPort, 'the gateway port (--port)');
     await assertPortFree(options.gateway.httpsPort, 'the gateway HTTPS port (--https-port)');
   }
-  const addressPrefix = await chooseAddressPrefix();
-  const pods = options.mode === 'transparent' ? await createPodNetwork(addressPrefix) : undefined;
+  const addressPrefix = options.sharedLoopback === true ? undefined : await chooseAddressPrefix();
+  if (addressPrefix === undefined && options.mode === 'transparent') throw new Error('transparent mode needs the loopback addresses 127.10.0.0/16 (Linux has them)');
+  if (addressPrefix === undefined && options.sharedLoopback !== true) {
+    options.report('this system has no loopback address but 127.0.0.1 (macOS): every proxy listens on 127.0.0.1, on ports of its own');
+  }
+  const pods = options.mode === 'transparent' && addressPrefix !== undefined ? await createPodNetwork(addressPrefix) : undefined;
 
   const kinds = builtinKinds();
   const analyzers = builtinAnalyzers();
@@ -116,9 +124,9 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     },
   });
   const xds = `${pods?.hostAddress ?? '127.0.0.1'}:${controlPlane.xdsPort}`;
-  const network: ReplicaNetwork = pods === undefined
-    ? new LoopbackNetwork(addressPrefix)
-    : new TransparentNetwork({ network: pods, hosts: (namespace) => serviceHosts(controlPlane.publisher.current(), namespace) });
+  const network: ReplicaNetwork = addressPrefix === undefined ? new SharedLoopbackNetwork()
+    : pods === undefined ? new LoopbackNetwork(addressPrefix)
+    : new TransparentNetwork({ network: pods, hosts: (namespace) => serviceHosts(controlPlane.publisher.current(), namespace), gatewayAddress: `${addressPrefix}.0.1` });
   if (pods !== undefined) controlPlane.publisher.subscribe(() => void network.servicesChanged().catch((error: unknown) => options.report(`weft: ${(error as Error).message}`)));
   options.report(`control plane ready: xDS ${xds}, debug API http://127.0.0.1:${controlPlane.debugPort}`);
 
@@ -135,7 +143,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     services: (namespace) => controlPlane.publisher.current().servicesVisibleTo(namespace).flatMap((service) => service.ports
       .filter((p) => p.protocol !== 'UDP')
       .map((p) => ({ name: service.name, namespace: service.namespace, hostname: service.hostname, port: p.port }))),
-    gatewayAddress: `${addressPrefix}.0.1`,
     clock: systemClock,
     timers: systemTimers,
     report: options.report,
@@ -158,7 +165,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     xds,
     debug: `http://127.0.0.1:${controlPlane.debugPort}`,
     ...(options.gateway !== undefined ? { gateway: `http://127.0.0.1:${options.gateway.httpPort}` } : {}),
-    addressPrefix,
+    ...(addressPrefix !== undefined ? { addressPrefix } : {}),
     mode: options.mode,
   };
   writeFileSync(meshPath, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
@@ -302,9 +309,10 @@ function assertPortFree(port: number, what: string): Promise<void> {
 
 /**
  * The loopback range the mesh gives its proxies: `127.<n>` for the first n from 10 whose admin
- * port on `127.<n>.0.1` is free, so that two meshes on one machine do not collide.
+ * port on `127.<n>.0.1` is free, so that two meshes on one machine do not collide. Undefined when
+ * the system has no loopback address but 127.0.0.1 (macOS, unless lo0 has aliases).
  */
-async function chooseAddressPrefix(): Promise<string> {
+async function chooseAddressPrefix(): Promise<string | undefined> {
   for (let n = 10; n < 40; n++) {
     const prefix = `127.${n}`;
     const outcome = await new Promise<'free' | 'busy' | 'unavailable'>((done) => {
@@ -313,10 +321,7 @@ async function chooseAddressPrefix(): Promise<string> {
       server.listen(15000, `${prefix}.0.1`, () => server.close(() => done('free')));
     });
     if (outcome === 'free') return prefix;
-    if (outcome === 'unavailable') {
-      throw new Error(`cannot bind ${prefix}.0.1: local mode gives every proxy a loopback address of its own, which Linux routes for all of 127.0.0.0/8; `
-        + `on macOS add addresses to lo0 first (sudo ifconfig lo0 alias ${prefix}.0.1 up, and so on for .0.2, .0.3, ... one per replica)`);
-    }
+    if (outcome === 'unavailable') return undefined;
   }
   throw new Error('no free loopback range 127.10-127.39 for the mesh\'s proxies (another mesh on each?)');
 }

@@ -13,6 +13,7 @@ interface UpFlags {
   readonly gateway: boolean;
   readonly wait: string;
   readonly mode: string;
+  readonly sharedLoopback?: boolean;
 }
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -33,6 +34,7 @@ export function registerUpCommands(program: Command, io: { stdout: (text: string
     .option('--https-port <port>', 'the ingress gateway\'s port for Gateway port 443', '8443')
     .option('--no-gateway', 'run no ingress gateway')
     .option('--wait <duration>', 'how long to wait for every replica to be ready before saying what is not', '60s')
+    .option('--shared-loopback', 'explicit mode with every proxy on 127.0.0.1 and ports of its own (as on macOS, where it is chosen by itself)')
     .option('--mode <mode>', 'explicit (apps reach their sidecars through HTTP_PROXY; no root) or transparent (network namespaces and iptables capture, as Kubernetes; Linux, root)', 'explicit');
 
   common(program
@@ -74,6 +76,7 @@ async function runMesh(paths: readonly string[], stateDir: string, flags: UpFlag
   try {
     running = await startLocalMode({
       mode,
+      ...(flags.sharedLoopback === true ? { sharedLoopback: true } : {}),
       stateDir,
       paths,
       gateway: flags.gateway ? { httpPort: port, httpsPort } : undefined,

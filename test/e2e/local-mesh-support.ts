@@ -24,7 +24,8 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export type Mode = 'explicit' | 'transparent';
+/** How `weft up` runs: its --mode, and for explicit mode whether every proxy shares 127.0.0.1 (as on macOS). */
+export type Mode = 'explicit' | 'transparent' | 'explicit --shared-loopback';
 
 /**
  * Why transparent mode cannot run here (it needs Linux, root, ip, iptables-restore and setpriv,
@@ -106,7 +107,8 @@ export class LocalMeshUnderTest {
   static async #start(paths: readonly string[], mode: Mode, stateDir: string, timeoutMs: number): Promise<LocalMeshUnderTest> {
     const gatewayPort = await freePort();
     const httpsPort = await freePort();
-    const child = spawn(process.execPath, [WEFT, 'up', ...paths, '--mode', mode, '--state-dir', stateDir, '--port', String(gatewayPort), '--https-port', String(httpsPort), '--wait', `${Math.floor(timeoutMs / 1000) - 5}s`], {
+    const modeFlags = mode === 'explicit --shared-loopback' ? ['--mode', 'explicit', '--shared-loopback'] : ['--mode', mode];
+    const child = spawn(process.execPath, [WEFT, 'up', ...paths, ...modeFlags, '--state-dir', stateDir, '--port', String(gatewayPort), '--https-port', String(httpsPort), '--wait', `${Math.floor(timeoutMs / 1000) - 5}s`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const mesh = new LocalMeshUnderTest(stateDir, gatewayPort, child);
@@ -141,7 +143,7 @@ export class LocalMeshUnderTest {
   }
 
   /** The replicas of the mesh as `weft status -o json` reports them. */
-  async status(): Promise<{ workloads: { name: string; replicas: { name: string; address: string; ready: boolean; sync: string; appPorts: Record<string, number>; app: { pid?: number; restarts: number; state: string } }[] }[] }> {
+  async status(): Promise<{ workloads: { name: string; replicas: { name: string; address: string; ready: boolean; sync: string; appPorts: Record<string, number>; endpoints: Record<string, string>; app: { pid?: number; restarts: number; state: string } }[] }[] }> {
     const result = await this.weft('status', '-o', 'json');
     if (result.code !== 0) throw new Error(`weft status failed: ${result.stderr}`);
     return JSON.parse(result.stdout);

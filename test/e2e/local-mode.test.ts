@@ -58,7 +58,7 @@ async function deleted(mesh: LocalMeshUnderTest, ...files: string[]): Promise<vo
 
 const unavailable = transparentModeUnavailable();
 
-for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[]) {
+for (const mode of ['explicit', 'transparent', 'explicit --shared-loopback'] as const satisfies readonly Mode[]) {
   const skip = mode === 'transparent' ? unavailable ?? false : false;
 
   describe(`weft up --mode ${mode}: bookinfo and the echo client`, { timeout: 400_000, skip }, () => {
@@ -160,13 +160,13 @@ for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[
       const status = await mesh.status();
       const client = status.workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
       for (const via of ['http', 'fetch']) {
-        const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://echo/')}&via=${via}&count=4`);
+        const reply = await get(`http://${client.endpoints['8080']}/fetch?url=${encodeURIComponent('http://echo/')}&via=${via}&count=4`);
         assert.equal(reply.status, 200, reply.body);
         const summary = JSON.parse(reply.body) as { statuses: Record<string, number> };
         assert.deepEqual(summary.statuses, { 200: 4 }, `via ${via}: ${reply.body}`);
       }
-      if (mode === 'explicit') {
-        const outside = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://example.invalid/')}&via=http`);
+      if (mode !== 'transparent') {
+        const outside = await get(`http://${client.endpoints['8080']}/fetch?url=${encodeURIComponent('http://example.invalid/')}&via=http`);
         assert.match(outside.body, /"502"/);
       }
     });
@@ -180,7 +180,7 @@ for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[
       const viaLocalPort = await get(`http://${echo}/`);
       assert.equal(viaLocalPort.status, 200);
       assert.match(JSON.parse(viaLocalPort.body).version, /^v[12]$/);
-      const fromApp = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent(`http://${echo}/`)}&via=fetch`);
+      const fromApp = await get(`http://${client.endpoints['8080']}/fetch?url=${encodeURIComponent(`http://${echo}/`)}&via=fetch`);
       assert.deepEqual((JSON.parse(fromApp.body) as { statuses: Record<string, number> }).statuses, { 200: 1 });
     });
 
@@ -199,7 +199,7 @@ for (const mode of ['explicit', 'transparent'] as const satisfies readonly Mode[
       assert.equal(result.code, 0, result.stderr);
       const client = (await mesh.status()).workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
       assert.ok(await mesh.until(async () => {
-        const reply = await get(`http://${client.address}:8080/fetch?url=${encodeURIComponent('http://hello:9000/')}&via=http`);
+        const reply = await get(`http://${client.endpoints['8080']}/fetch?url=${encodeURIComponent('http://hello:9000/')}&via=http`);
         return reply.status === 200 && /"hello"/.test(reply.body);
       }, 30_000), 'hello never answered through the mesh');
     });

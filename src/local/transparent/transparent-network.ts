@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ReplicaNetwork, ReplicaPlacement, ServicePortRef } from '../replica-network.ts';
+import { ownAddress, type ProxyAddresses, type ReplicaNetwork, type ReplicaPlacement, type ServicePortRef } from '../replica-network.ts';
 import { applyCaptureRules, captureRules } from './capture-rules.ts';
 import { PodNetwork, type HostsEntry } from './pod-network.ts';
 
@@ -11,6 +11,8 @@ export interface TransparentNetworkOptions {
   readonly network: PodNetwork;
   /** The hosts file lines a pod of `namespace` gets: every service's names at its virtual IP. */
   readonly hosts: (namespace: string) => readonly HostsEntry[];
+  /** The gateway runs on the host, on this loopback address of its own. */
+  readonly gatewayAddress: string;
   /** Where `ip netns exec` finds each namespace's /etc files (`/etc/netns`). */
   readonly etcNetnsDir?: string;
 }
@@ -48,6 +50,9 @@ export class TransparentNetwork implements ReplicaNetwork {
     const { netns, address } = pod;
     return {
       address,
+      proxy: ownAddress(address),
+      hostPorts: new Map(),
+      proxyArgs: [],
       appPorts: new Map(declaredPorts.map((p) => [p, p])),
       // From the host, a connection to the pod's port is captured like any inbound one: the probe
       // passes through the sidecar, so a replica is ready when app and sidecar both are.
@@ -61,6 +66,10 @@ export class TransparentNetwork implements ReplicaNetwork {
         if (!removed.ok) throw new Error(removed.error);
       },
     };
+  }
+
+  async gateway(): Promise<ProxyAddresses> {
+    return ownAddress(this.#options.gatewayAddress);
   }
 
   async servicesChanged(): Promise<void> {
