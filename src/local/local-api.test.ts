@@ -14,7 +14,6 @@ describe('LocalApi', () => {
       resources: () => [],
     },
     status: () => ({ workloads: [], gateway: undefined, controlPlane: {} }),
-    logFile: (name, namespace) => `/logs/${namespace}.${name}.log`,
     shutdown: () => stopped++,
   });
   let url: string;

@@ -18,7 +18,6 @@ export interface LocalApiOptions {
   readonly token: string;
   readonly store: LocalConfigStore;
   readonly status: () => { readonly workloads: readonly WorkloadStatus[]; readonly gateway: GatewayStatus | undefined; readonly controlPlane: Readonly<Record<string, string>> };
-  readonly logFile: (name: string, namespace: string) => string;
   /** `weft down`: answer first, then stop everything. */
   readonly shutdown: () => void;
 }
@@ -26,7 +25,7 @@ export interface LocalApiOptions {
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /**
- * The local mode's API, which `weft apply/delete/get/status/logs/down/run` use: JSON over HTTP on
+ * The local mode's API, which `weft apply/delete/get/status/down/run` use (`weft logs` reads the files): JSON over HTTP on
  * the loopback, each request carrying the state directory's token as a bearer token.
  */
 export class LocalApi {
@@ -104,9 +103,6 @@ export class LocalApi {
         });
         return;
       }
-      case 'GET /v1/logfile':
-        send(res, 200, { path: this.#options.logFile(url.searchParams.get('name') ?? '', url.searchParams.get('namespace') ?? 'default') });
-        return;
       case 'POST /v1/shutdown':
         send(res, 202, { stopping: true });
         this.#options.shutdown();

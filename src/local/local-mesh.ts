@@ -190,14 +190,6 @@ export class LocalMesh {
     };
   }
 
-  /** The log file of a replica's app (`reviews-v1-0`), its sidecar (`reviews-v1-0.proxy`), or the gateway (`istio-ingressgateway`). */
-  logFile(name: string, namespace = 'default'): string {
-    const proxy = name.endsWith('.proxy');
-    const base = proxy ? name.slice(0, -'.proxy'.length) : name;
-    if (base === GATEWAY.name) return join(this.#options.stateDir, 'logs', `${GATEWAY.namespace}.${GATEWAY.name}-0.proxy.log`);
-    return join(this.#options.stateDir, 'logs', `${namespace}.${base}${proxy ? '.proxy' : ''}.log`);
-  }
-
   /** Stops every process: apps first, so that their last requests still find their sidecars, then sidecars and the gateway. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -348,7 +340,7 @@ export class LocalMesh {
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
       // The pod's 8080 and 8443 (GATEWAY_SERVICE) are the host ports given; no root is needed.
       '--bind-address', '127.0.0.1', '--port-map', `8080=${ports.httpPort}`, '--port-map', `8443=${ports.httpsPort}`,
-    ], this.#options.stateDir, this.#proxyEnv(), this.logFile(GATEWAY.name + '.proxy'));
+    ], this.#options.stateDir, this.#proxyEnv(), join(this.#options.stateDir, 'logs', `${GATEWAY.namespace}.${pod}.proxy.log`));
     this.#gateway = { sidecar, address };
     this.#options.report(`starting the ingress gateway on http://127.0.0.1:${ports.httpPort}`);
     const started = await sidecar.start();

@@ -154,7 +154,6 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     token,
     store,
     status: () => ({ workloads: mesh!.workloads(), gateway: mesh!.gateway(), controlPlane: { xds, debug: `http://127.0.0.1:${controlPlane.debugPort}`, stateDir } }),
-    logFile: (name, namespace) => mesh!.logFile(name, namespace),
     shutdown: options.onShutdownRequest,
   });
   const apiPort = await api.listen('127.0.0.1', 0);
