@@ -29,7 +29,7 @@ export type Mode = 'explicit' | 'transparent' | 'explicit --shared-loopback';
 
 /**
  * Why transparent mode cannot run here (it needs Linux, root, ip, iptables-restore and setpriv,
- * and the right to make a network namespace), or undefined when it can.
+ * the right to make a network namespace, and iptables inside one), or undefined when it can.
  */
 export function transparentModeUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'transparent mode needs Linux';
@@ -42,10 +42,16 @@ export function transparentModeUnavailable(): string | undefined {
   }
   try {
     execFileSync('ip', ['netns', 'add', probe], { stdio: 'ignore' });
-    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
-    return undefined;
   } catch {
     return 'this machine does not let root make network namespaces';
+  }
+  try {
+    execFileSync('ip', ['netns', 'exec', probe, 'iptables-restore'], { input: '*nat\nCOMMIT\n', stdio: ['pipe', 'ignore', 'ignore'] });
+    return undefined;
+  } catch {
+    return 'iptables does not work in a network namespace on this machine';
+  } finally {
+    execFileSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
   }
 }
 
