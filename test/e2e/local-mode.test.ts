@@ -135,6 +135,25 @@ for (const mode of ['explicit', 'transparent', 'explicit --shared-loopback'] as 
       assertShare(split['v3']!, SPLIT_REQUESTS, 0.1, 'share of v3');
     });
 
+    it('injects faults as Istio\'s task shows: a 7 s delay for jason makes the page give up on reviews after two 3 s tries; an abort fails ratings', async () => {
+      const networking = join(SAMPLES, 'bookinfo/networking');
+      const page = (user?: string) => get(`${mesh.gateway}/productpage`, user === undefined ? {} : { 'end-user': user }, 20_000);
+      await applied(mesh, join(networking, 'virtual-service-ratings-test-delay.yaml'));
+      try {
+        assert.ok(await mesh.until(async () => (await page('jason')).body.includes('Sorry, product reviews are currently unavailable for this book.'), 30_000), 'the delay never showed');
+        const started = Date.now();
+        const delayed = await page('jason');
+        assert.match(delayed.body, /Sorry, product reviews are currently unavailable for this book\./);
+        assert.ok(Date.now() - started >= 5_500, `the page gave up after ${Date.now() - started} ms, before two 3 s tries`);
+        assert.match((await page()).body, /Reviews served by: reviews-v[13]-0/);
+        await applied(mesh, join(networking, 'virtual-service-ratings-test-abort.yaml'));
+        assert.ok(await mesh.until(async () => (await page('jason')).body.includes('Ratings service is currently unavailable'), 15_000), 'the abort never showed');
+        assert.doesNotMatch((await page()).body, /Ratings service is currently unavailable/);
+      } finally {
+        await deleted(mesh, join(networking, 'virtual-service-ratings-test-abort.yaml'));
+      }
+    });
+
     it('refuses a bad resource with its file, line and field, and keeps serving the last good config', async () => {
       const bad = join(mesh.stateDir, 'bad-reviews.yaml');
       writeFileSync(bad, [
