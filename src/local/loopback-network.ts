@@ -19,12 +19,13 @@ export class LoopbackNetwork implements ReplicaNetwork {
   readonly mode = 'explicit';
   readonly #prefix: string;
   readonly #addresses = new Map<string, string>();
-  readonly #ports = new LoopbackPorts();
+  readonly #ports: LoopbackPorts;
   #next = 2;
 
-  /** `prefix` is the first two octets (`127.10`); `.0.1` is the gateway's. */
-  constructor(prefix: string) {
+  /** `prefix` is the first two octets (`127.10`); `.0.1` is the gateway's. `reserved`: ports of 127.0.0.1 taken by the gateway. */
+  constructor(prefix: string, reserved: Iterable<number> = []) {
     this.#prefix = prefix;
+    this.#ports = new LoopbackPorts(reserved);
   }
 
   async place(key: string, _podName: string, declaredPorts: readonly number[], services: readonly ServicePortRef[]): Promise<ReplicaPlacement> {
@@ -102,7 +103,12 @@ function envName(parts: readonly string[]): string {
  * the process it was meant for has started.
  */
 export class LoopbackPorts {
-  readonly #given = new Set<number>();
+  readonly #given: Set<number>;
+
+  /** `reserved`: ports already promised elsewhere (the gateway's), never handed out. */
+  constructor(reserved: Iterable<number> = []) {
+    this.#given = new Set(reserved);
+  }
 
   async next(): Promise<number> {
     for (;;) {

@@ -10,7 +10,12 @@ import type { ProxyAddresses, ReplicaNetwork, ReplicaPlacement, ServicePortRef }
  */
 export class SharedLoopbackNetwork implements ReplicaNetwork {
   readonly mode = 'explicit';
-  readonly #ports = new LoopbackPorts();
+  readonly #ports: LoopbackPorts;
+
+  /** `reserved`: ports of 127.0.0.1 taken by the gateway. */
+  constructor(reserved: Iterable<number> = []) {
+    this.#ports = new LoopbackPorts(reserved);
+  }
 
   async place(key: string, _podName: string, declaredPorts: readonly number[], services: readonly ServicePortRef[]): Promise<ReplicaPlacement> {
     const address = '127.0.0.1';

@@ -124,8 +124,10 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     },
   });
   const xds = `${pods?.hostAddress ?? '127.0.0.1'}:${controlPlane.xdsPort}`;
-  const network: ReplicaNetwork = addressPrefix === undefined ? new SharedLoopbackNetwork()
-    : pods === undefined ? new LoopbackNetwork(addressPrefix)
+  // The gateway binds its ports only once configured: the apps' free ports must not be those.
+  const gatewayPorts = options.gateway === undefined ? [] : [options.gateway.httpPort, options.gateway.httpsPort];
+  const network: ReplicaNetwork = addressPrefix === undefined ? new SharedLoopbackNetwork(gatewayPorts)
+    : pods === undefined ? new LoopbackNetwork(addressPrefix, gatewayPorts)
     : new TransparentNetwork({ network: pods, hosts: (namespace) => serviceHosts(controlPlane.publisher.current(), namespace), gatewayAddress: `${addressPrefix}.0.1` });
   if (pods !== undefined) controlPlane.publisher.subscribe(() => void network.servicesChanged().catch((error: unknown) => options.report(`weft: ${(error as Error).message}`)));
   options.report(`control plane ready: xDS ${xds}, debug API http://127.0.0.1:${controlPlane.debugPort}`);
