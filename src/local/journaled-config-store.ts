@@ -69,8 +69,7 @@ export class JournaledConfigStore implements LocalConfigStore {
     const parsed = this.#parse(files);
     if (!parsed.ok) return parsed;
     const touched = new Set(parsed.value.map((r) => refKey(resourceRef(r))));
-    const replaced = new Set(touched);
-    const next = [...this.#config.current().resources.filter((r) => !replaced.has(refKey(resourceRef(r)))), ...parsed.value];
+    const next = [...this.#config.current().resources.filter((r) => !touched.has(refKey(resourceRef(r)))), ...parsed.value];
     const findings = analyze(next, { analyzers: this.#analyzers }).filter((d) => d.resource !== undefined && touched.has(refKey(d.resource)));
     const errors = findings.filter((d) => d.level === 'Error');
     if (errors.length > 0) return err(errors);

@@ -39,8 +39,6 @@ export interface LocalMeshOptions {
   readonly timers: Timers;
   /** Progress and problems, one line each, for the user. */
   readonly report: (line: string) => void;
-  /** How long a stopped process gets between SIGTERM and SIGKILL. */
-  readonly stopGraceMs?: number;
 }
 
 export interface ReplicaStatus {
@@ -360,7 +358,6 @@ export class LocalMesh {
       name, command, args, cwd, env, logFile,
       clock: this.#options.clock,
       timers: this.#options.timers,
-      ...(this.#options.stopGraceMs !== undefined ? { stopGraceMs: this.#options.stopGraceMs } : {}),
       onEvent: (event) => this.#onEvent(name, event),
     });
   }

@@ -220,7 +220,7 @@ async function refusalsAsExit<T>(call: Promise<T>): Promise<T> {
   }
 }
 
-export function formatStatus(status: MeshStatus): string {
+function formatStatus(status: MeshStatus): string {
   const rows = status.workloads.map((w) => {
     const ready = w.replicas.filter((r) => r.ready).length;
     const synced = w.replicas.filter((r) => r.sync === 'SYNCED').length;

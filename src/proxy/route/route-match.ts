@@ -134,7 +134,9 @@ export function compileRouteMatch(match: RouteMatch | undefined, at: string, pro
     if (typeof connect !== 'object' || connect === null || Array.isArray(connect)) problems.add(`${at}.connectMatcher`, 'must be an object ({})');
     path = (v) => v.request.method === 'CONNECT';
   }
-  if (match.connectMatcher === undefined && path !== undefined) {
+  // A CONNECT's path is empty: only a matcher that can match '' needs telling not to (the others
+  // stay a single test on the per-request path).
+  if (path !== undefined && (match.prefix === '' || match.path === '' || match.safeRegex !== undefined)) {
     const pathTest = path;
     path = (v, random) => v.request.path !== '' && pathTest(v, random);
   }
