@@ -166,6 +166,7 @@ export class XdsClusterManager implements ClusterManager {
       const cluster = new ManagedCluster(config, settings, {
         stats: this.#options.stats,
         timers: this.#options.timers,
+        clock: this.#options.clock,
         random: this.#options.random,
         resolve: this.#options.resolve ?? systemResolve,
         logger: this.#options.logger,
@@ -232,7 +233,7 @@ function hostStatus(host: UpstreamHost): HostStatus {
     weight: host.weight,
     priority: host.priority,
     locality: host.locality,
-    healthFlags: HEALTH_FLAGS[status] ?? 'healthy',
+    healthFlags: `${host.outlier?.ejected === true ? '/failed_outlier_check' : ''}${HEALTH_FLAGS[status] ?? ''}` || 'healthy',
     cxActive: stats?.cxActive ?? 0,
     cxTotal: stats?.cxTotal ?? 0,
     cxConnectFail: stats?.cxConnectFail ?? 0,

@@ -12,6 +12,7 @@ import { DEFAULT_CLEANUP_INTERVAL_MS } from './load-balancers/cluster-provided.t
 import { DEFAULT_MAGLEV_TABLE_SIZE } from './load-balancers/maglev.ts';
 import { DEFAULT_HEALTHY_PANIC_THRESHOLD } from './load-balancers/priority-plan.ts';
 import { DEFAULT_MAXIMUM_RING_SIZE, DEFAULT_MINIMUM_RING_SIZE } from './load-balancers/ring-hash.ts';
+import { parseOutlierDetection, type OutlierDetectionSettings } from './outlier-detector.ts';
 import type { ReadFile } from './upstream-tls.ts';
 
 /** How a cluster balances, with the settings of its policy. */
@@ -42,6 +43,8 @@ export interface ClusterSettings {
   readonly dnsRefreshMs: number;
   readonly dnsLookupFamily: DnsLookupFamily;
   readonly cleanupIntervalMs: number;
+  /** Consecutive-error ejection, when the cluster sets `outlierDetection`. */
+  readonly outlierDetection: OutlierDetectionSettings | undefined;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
@@ -117,6 +120,7 @@ export function parseCluster(cluster: Cluster, options: ParseClusterOptions = {}
   const healthyPanicThreshold = panicThreshold(cluster, problem);
   const limits = circuitBreakerLimits(cluster, problem);
   const upstreamProtocol = protocol(cluster, problem);
+  const outlierDetection = cluster.outlierDetection === undefined ? undefined : parseOutlierDetection(cluster.outlierDetection, problem);
   parseClusterTransport(cluster, options.readFile ?? readFileSync, problem);
 
   if (problems.length > 0 || balancing === undefined) return err(problems);
@@ -135,6 +139,7 @@ export function parseCluster(cluster: Cluster, options: ParseClusterOptions = {}
     dnsRefreshMs,
     dnsLookupFamily,
     cleanupIntervalMs,
+    outlierDetection,
   });
 }
 

@@ -24,6 +24,41 @@ export interface UpstreamHost {
   activeRequests: number;
   /** Counts for the admin `/clusters` page, kept by the connection pools and the router; absent on hosts made outside the cluster manager. */
   readonly stats?: HostStats;
+  /** Outlier detection's state of this host; absent on hosts made outside the cluster manager. */
+  readonly outlier?: HostOutlierRecord;
+}
+
+/**
+ * What outlier detection keeps per host. It lives with the host, so a cluster replaced by a CDS
+ * update keeps its ejections and counters where the endpoint stays.
+ */
+export interface HostOutlierRecord {
+  /** Out of balancing until a sweep returns it. */
+  ejected: boolean;
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  consecutiveLocalOriginFailure: number;
+  ejectedAt: number;
+  unejectedAt: number | undefined;
+  /** The multiplier of the base ejection time: ejections in a row. */
+  ejectionBackoff: number;
+  jitterMs: number;
+}
+
+/**
+ * What happened on one attempt, as outlier detection counts it: a response's status, a
+ * connection that could not be made or was reset before the response (`connect-failed`), a
+ * timeout, or a connection made (`final` when nothing else will be reported, as for TCP).
+ */
+export type UpstreamOutcome =
+  | { readonly kind: 'response'; readonly status: number }
+  | { readonly kind: 'connect-failed' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'connected'; readonly final: boolean };
+
+/** Takes the outcomes of a cluster's requests and connections (outlier detection). */
+export interface OutlierReporter {
+  report(host: UpstreamHost, outcome: UpstreamOutcome): void;
 }
 
 /** Envoy's per-host counters (`cx_active`, `rq_total`, ...), as `/clusters` shows them. */
@@ -67,6 +102,8 @@ export interface UpstreamCluster {
   /** The current picker; replaced (not mutated) on endpoint changes. */
   picker(): Picker;
   readonly circuitBreakers: CircuitBreakers;
+  /** Present when the cluster has outlier detection. */
+  readonly outlierDetector?: OutlierReporter | undefined;
   readonly connectTimeoutMs: number;
   /** Upstream HTTP protocol: http1, http2 (h2c or ALPN h2), or as the downstream used. */
   readonly upstreamProtocol: 'http1' | 'http2' | 'downstream';

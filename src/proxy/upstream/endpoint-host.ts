@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import type { HealthStatus } from '../../xds/envoy/index.ts';
-import type { HostStats, UpstreamHost } from './cluster.ts';
+import type { HostOutlierRecord, HostStats, UpstreamHost } from './cluster.ts';
+import { newOutlierRecord } from './outlier-detector.ts';
 
 export interface EndpointHostInit {
   readonly address: string;
@@ -33,6 +34,7 @@ export class EndpointHost implements UpstreamHost {
   metadata: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   activeRequests = 0;
   readonly stats: HostStats = { cxActive: 0, cxTotal: 0, cxConnectFail: 0, rqTotal: 0, rqError: 0, rqTimeout: 0 };
+  readonly outlier: HostOutlierRecord = newOutlierRecord();
 
   constructor(init: EndpointHostInit) {
     this.address = init.address;
@@ -47,9 +49,9 @@ export class EndpointHost implements UpstreamHost {
     this.metadata = init.metadata;
   }
 
-  /** EDS's HEALTHY and UNKNOWN take traffic; UNHEALTHY, DRAINING, TIMEOUT and DEGRADED do not. */
+  /** EDS's HEALTHY and UNKNOWN take traffic unless outlier detection ejected the host; UNHEALTHY, DRAINING, TIMEOUT and DEGRADED do not. */
   get healthy(): boolean {
-    return this.healthStatus === 'HEALTHY' || this.healthStatus === 'UNKNOWN';
+    return !this.outlier.ejected && (this.healthStatus === 'HEALTHY' || this.healthStatus === 'UNKNOWN');
   }
 
   update(init: EndpointHostInit): void {

@@ -1,4 +1,4 @@
-import { assertNever, type Logger, type Timers } from '../../core/index.ts';
+import { assertNever, type Clock, type Logger, type Timers } from '../../core/index.ts';
 import type { Cluster } from '../../xds/envoy/index.ts';
 import type { Counter, Gauge, StatsScope } from '../telemetry/stats.ts';
 import { SlotCircuitBreakers } from './circuit-breakers.ts';
@@ -7,6 +7,7 @@ import type { ClusterSettings } from './cluster-settings.ts';
 import { DnsDiscovery, type Resolve } from './dns-discovery.ts';
 import { EndpointHost, hostId } from './endpoint-host.ts';
 import { EMPTY_ASSIGNMENT, type EndpointSpec, type ParsedAssignment } from './load-assignment.ts';
+import { newOutlierRecord, OutlierDetector } from './outlier-detector.ts';
 import { ClusterProvidedBalancer } from './load-balancers/cluster-provided.ts';
 import { LeastRequestBalancer } from './load-balancers/least-request.ts';
 import type { BalancerOptions, LoadBalancer, Random } from './load-balancers/load-balancer.ts';
@@ -19,6 +20,7 @@ export interface ManagedClusterDeps {
   /** The root scope; the cluster writes under `cluster.<statName>.`. */
   readonly stats: StatsScope;
   readonly timers: Timers;
+  readonly clock: Clock;
   readonly random: Random;
   readonly resolve: Resolve;
   readonly logger?: Logger | undefined;
@@ -34,12 +36,14 @@ export class ManagedCluster implements UpstreamCluster {
   readonly config: Cluster;
   readonly settings: ClusterSettings;
   readonly circuitBreakers: SlotCircuitBreakers;
+  readonly outlierDetector: OutlierDetector | undefined;
   readonly connectTimeoutMs: number;
   readonly upstreamProtocol: UpstreamCluster['upstreamProtocol'];
   readonly #deps: ManagedClusterDeps;
   readonly #balancer: LoadBalancer;
   readonly #membership: { readonly total: Gauge; readonly healthy: Gauge; readonly degraded: Gauge; readonly change: Counter };
   #hosts: readonly EndpointHost[];
+  #localityWeights: ReadonlyMap<string, number> = new Map();
   #dns: DnsDiscovery | undefined;
 
   /** `inherit`: the hosts of the cluster this one replaces, kept (with their requests in flight) where the endpoints stay. */
@@ -61,6 +65,17 @@ export class ManagedCluster implements UpstreamCluster {
     };
     const panic = stats.counter('lb_healthy_panic');
     this.#balancer = balancer(settings, deps, { healthyPanicThreshold: settings.healthyPanicThreshold, localityWeighted: settings.localityWeighted, onPanic: () => panic.inc() });
+    const outlier = settings.outlierDetection;
+    // Ejections made under a detector this cluster no longer has would never end.
+    if (outlier === undefined) for (const host of inherit) Object.assign(host.outlier, newOutlierRecord());
+    this.outlierDetector = outlier === undefined ? undefined : new OutlierDetector(outlier, {
+      stats,
+      clock: deps.clock,
+      timers: deps.timers,
+      random: deps.random,
+      hosts: () => this.#hosts,
+      onHealthChange: () => this.#publish(this.#hosts, this.#localityWeights, false),
+    });
   }
 
   /**
@@ -134,6 +149,7 @@ export class ManagedCluster implements UpstreamCluster {
 
   #publish(hosts: readonly EndpointHost[], localityWeights: ReadonlyMap<string, number>, changed: boolean): void {
     this.#hosts = hosts;
+    this.#localityWeights = localityWeights;
     this.#balancer.update({ hosts, localityWeights });
     this.#membership.total.set(hosts.length);
     this.#membership.healthy.set(hosts.filter((h) => h.healthy).length);
@@ -149,6 +165,7 @@ export class ManagedCluster implements UpstreamCluster {
   close(): void {
     this.#dns?.close();
     this.#dns = undefined;
+    this.outlierDetector?.close();
     this.#balancer.close();
   }
 }

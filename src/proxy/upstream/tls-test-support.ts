@@ -53,7 +53,8 @@ export function staticCluster(name: string, endpoints: readonly LbEndpoint[], co
   };
   const settings = parseCluster(full);
   if (!settings.ok) throw new Error(settings.error.join('; '));
-  const cluster = new ManagedCluster(full, settings.value, { stats: new RecordingStats(), timers: new FakeTimers(), random: () => 0, resolve: () => Promise.resolve([]) });
+  const timers = new FakeTimers();
+  const cluster = new ManagedCluster(full, settings.value, { stats: new RecordingStats(), timers, clock: timers, random: () => 0, resolve: () => Promise.resolve([]) });
   cluster.start();
   return cluster;
 }

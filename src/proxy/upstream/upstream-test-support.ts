@@ -1,5 +1,5 @@
 /** Helpers for the upstream tests; only tests import this module. */
-import type { Timers, TimerHandle } from '../../core/index.ts';
+import type { Clock, Timers, TimerHandle } from '../../core/index.ts';
 import type { HealthStatus } from '../../xds/envoy/index.ts';
 import type { Counter, Gauge, Histogram, StatsScope } from '../telemetry/stats.ts';
 import { EndpointHost } from './endpoint-host.ts';
@@ -50,11 +50,15 @@ export function cycle(...values: number[]): () => number {
   return () => values[i++ % values.length]!;
 }
 
-/** Timers the test moves by hand. */
-export class FakeTimers implements Timers {
+/** Timers the test moves by hand, and the clock they keep. */
+export class FakeTimers implements Timers, Clock {
   #now = 0;
   #nextId = 1;
   readonly #pending = new Map<number, { at: number; callback: () => void }>();
+
+  now(): number {
+    return this.#now;
+  }
 
   setTimeout(callback: () => void, ms: number): TimerHandle {
     const id = this.#nextId++;

@@ -51,6 +51,16 @@ export interface OutlierDetection {
   readonly consecutiveLocalOriginFailure?: number;
   readonly enforcingConsecutiveLocalOriginFailure?: number;
   readonly enforcingLocalOriginSuccessRate?: number;
+  readonly maxEjectionTime?: string;
+  readonly maxEjectionTimeJitter?: string;
+  readonly successRateMinimumHosts?: number;
+  readonly successRateRequestVolume?: number;
+  readonly successRateStdevFactor?: number;
+  readonly failurePercentageThreshold?: number;
+  readonly enforcingFailurePercentage?: number;
+  readonly enforcingFailurePercentageLocalOrigin?: number;
+  readonly failurePercentageMinimumHosts?: number;
+  readonly failurePercentageRequestVolume?: number;
 }
 
 export interface CommonLbConfig {

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Clock, Logger, TimerHandle, Timers } from '../../../core/index.ts';
+import { ok, type Clock, type Logger, type Result, type TimerHandle, type Timers } from '../../../core/index.ts';
 import type { HttpExchange, HttpResponse } from '../../http/exchange.ts';
 import type { Headers } from '../../http/headers.ts';
 import { isGrpcRequest, localReply, type LocalReplyOptions } from '../../http/local-reply.ts';
@@ -215,6 +215,7 @@ export class ForwardedRequest {
       this.#armPerTryTimer();
       const started = context.clock.now();
       const result = await context.pools.pool(this.#cluster, host, this.#protocol, head.authority).request(head, body, { signal: controller.signal });
+      this.#reportOutcome(host, result);
 
       if (result.ok) {
         const response = result.value;
@@ -272,6 +273,7 @@ export class ForwardedRequest {
     this.#bodyComplete();
     const started = context.clock.now();
     const result = await open(host, controller.signal);
+    this.#reportOutcome(host, result.ok ? ok({ status: result.value.kind === 'upgraded' ? result.value.status : result.value.response.status }) : result);
     // A timeout that fired as the answer arrived has already cut it off.
     const timedOut = this.#globalTimedOut || this.#perTryTimedOut;
     if (!timedOut) {
@@ -288,6 +290,20 @@ export class ForwardedRequest {
     if (this.#globalTimedOut) return this.#timedOut(host, 'upstream_response_timeout');
     this.#stats.perTryTimeout.inc();
     return this.#timedOut(host, 'upstream_per_try_timeout');
+  }
+
+  /**
+   * Tells outlier detection how an attempt went: a timeout (even one that cut a response off), a
+   * response's status, or a connection that failed or was reset; not a breaker's refusal nor the
+   * downstream's going away, which say nothing about the host.
+   */
+  #reportOutcome(host: UpstreamHost, result: Result<{ readonly status: number }, UpstreamFailure>): void {
+    const detector = this.#cluster.outlierDetector;
+    if (detector === undefined) return;
+    if (this.#globalTimedOut || this.#perTryTimedOut) detector.report(host, { kind: 'timeout' });
+    else if (result.ok) detector.report(host, { kind: 'response', status: result.value.status });
+    else if (result.error.kind === 'connect-timeout') detector.report(host, { kind: 'timeout' });
+    else if (result.error.kind === 'connect-failure' || result.error.kind === 'reset' || result.error.kind === 'refused-stream') detector.report(host, { kind: 'connect-failed' });
   }
 
   /** Counts a failed attempt against its host and keeps a TLS failure's reason for the access log. */

@@ -229,6 +229,7 @@ class TcpSession {
     const timer = this.filter.timers.setTimeout(() => {
       stats.connectTimeout.inc();
       this.abandonAttempt();
+      cluster.outlierDetector?.report(host, { kind: 'timeout' });
       this.attemptFailed(host);
     }, cluster.connectTimeoutMs);
     this.attempt = { socket, host, timer };
@@ -237,12 +238,14 @@ class TcpSession {
       const reason = transportFailureReason(socket, error);
       if (reason !== undefined) this.info.upstreamTransportFailureReason = reason;
       this.abandonAttempt();
+      cluster.outlierDetector?.report(host, { kind: 'connect-failed' });
       this.attemptFailed(host);
     });
     whenEstablished(socket, () => {
       if (this.attempt?.socket !== socket) return;
       this.filter.timers.clearTimeout(timer);
       this.attempt = undefined;
+      cluster.outlierDetector?.report(host, { kind: 'connected', final: true });
       this.connected(socket, host);
     });
   }
