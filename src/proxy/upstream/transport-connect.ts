@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import type { Cluster } from '../../xds/envoy/index.ts';
 import type { UpstreamHost } from './cluster.ts';
 import { InternalListeners, type InternalOrigin } from './internal-listeners.ts';
 import { refusePeer, type UpstreamTls } from './upstream-tls.ts';
@@ -51,6 +52,37 @@ export interface ConnectUpstreamOptions {
   readonly internal?: InternalListeners;
   /** The downstream connection this one is made for, for the internal listener's side. */
   readonly origin?: InternalOrigin;
+  /** TCP keepalive for connections over the network (not internal listeners). */
+  readonly keepalive?: TcpKeepaliveOptions | undefined;
+}
+
+/** The cluster's `upstreamConnectionOptions.tcpKeepalive`, in Node's terms; unset fields keep the system's values. */
+export interface TcpKeepaliveOptions {
+  readonly initialDelayMs: number;
+  readonly intervalMs: number;
+  readonly probes: number;
+}
+
+/** Keepalive is on when the cluster has `tcpKeepalive` at all (as Envoy sets SO_KEEPALIVE); 0 leaves a value to the system. */
+export function tcpKeepaliveOf(cluster: Cluster): TcpKeepaliveOptions | undefined {
+  const keepalive = cluster.upstreamConnectionOptions?.tcpKeepalive;
+  if (keepalive === undefined) return undefined;
+  return {
+    initialDelayMs: (keepalive.keepaliveTime ?? 0) * 1000,
+    intervalMs: (keepalive.keepaliveInterval ?? 0) * 1000,
+    probes: keepalive.keepaliveProbes ?? 0,
+  };
+}
+
+/** Set once connected: before, Node keeps only the switch and the idle time, not the interval and count. */
+function enableKeepalive(socket: net.Socket, keepalive: TcpKeepaliveOptions | undefined): void {
+  if (keepalive !== undefined) socket.once('connect', () => setTcpKeepalive(socket, keepalive));
+}
+
+/** TCP keepalive as the cluster says: on with its times, or off (Envoy's default). */
+export function setTcpKeepalive(socket: net.Socket, keepalive: TcpKeepaliveOptions | undefined): void {
+  if (keepalive === undefined) socket.setKeepAlive(false);
+  else socket.setKeepAlive({ enable: true, initialDelay: keepalive.initialDelayMs, interval: keepalive.intervalMs, count: keepalive.probes });
 }
 
 /**
@@ -64,6 +96,7 @@ export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity
   const inner = host.internalListener === undefined ? undefined : connectInternal(host.internalListener, options);
   if (security.kind === 'raw') {
     const socket = inner ?? net.connect({ host: host.address, port: host.port, noDelay: true, allowHalfOpen });
+    if (inner === undefined) enableKeepalive(socket, options.keepalive);
     socket.once('connect', () => established.add(socket));
     return socket;
   }
@@ -80,6 +113,7 @@ export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity
   };
   const socket = tls.connect(connectOptions);
   socket.setNoDelay(true);
+  if (inner === undefined) enableKeepalive(socket, options.keepalive);
   if (inner !== undefined) {
     // The in-process connection under TLS fails as a TCP connection does, before any handshake.
     inner.once('connect', () => tcpUp.add(socket));

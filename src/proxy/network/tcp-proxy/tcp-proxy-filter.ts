@@ -5,7 +5,7 @@ import type { ResponseFlag, StreamInfo } from '../../http/exchange.ts';
 import type { Counter, Gauge } from '../../telemetry/stats.ts';
 import type { UpstreamCluster, UpstreamHost } from '../../upstream/cluster.ts';
 import type { ClusterTransports } from '../../upstream/cluster-transport.ts';
-import { alpnFor, connectUpstream, PLAINTEXT, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../../upstream/transport-connect.ts';
+import { alpnFor, connectUpstream, PLAINTEXT, tcpKeepaliveOf, transportFailureReason, whenEstablished, type ConnectionSecurity } from '../../upstream/transport-connect.ts';
 import type { InternalListeners } from '../../upstream/internal-listeners.ts';
 import type { UpstreamTransportSocket } from '../../upstream/upstream-tls.ts';
 import type { DownstreamConnection, NetworkFilter, NetworkFilterDeps } from '../network-filter.ts';
@@ -224,7 +224,7 @@ class TcpSession {
       this.attemptFailed(host);
       return;
     }
-    const socket = connectUpstream(host, security, { allowHalfOpen: true, internal: this.filter.internalListeners, origin: this.connection.downstream });
+    const socket = connectUpstream(host, security, { allowHalfOpen: true, internal: this.filter.internalListeners, origin: this.connection.downstream, keepalive: tcpKeepaliveOf(cluster.config) });
     // The connect timeout covers the TLS handshake too, as in Envoy.
     const timer = this.filter.timers.setTimeout(() => {
       stats.connectTimeout.inc();

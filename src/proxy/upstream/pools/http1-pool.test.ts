@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -12,7 +13,7 @@ import type { PoolSettings } from './pool-settings.ts';
 import { poolStats } from './pool-stats.ts';
 import { clusterWith, hostAt, Limits, ManualTimers, nullStats, realTimers, waitFor } from './pool-test-support.ts';
 
-const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity };
+const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, keepalive: undefined };
 
 function head(path = '/', method = 'GET', headers: Record<string, string> = {}): RequestHead {
   return { method, path, authority: 'svc.local', scheme: 'http', headers, protocol: 'HTTP/1.1' };
@@ -100,6 +101,24 @@ describe('Http1ConnectionPool', { timeout: 20_000 }, () => {
     const before = connections;
     for (let i = 0; i < 4; i++) await text(ok(await p.request(head(), null, { signal: noSignal() })).body);
     assert.equal(connections - before, 2);
+    p.close();
+  });
+
+  it('turns TCP keepalive on with the cluster\'s idle time before probes (the kernel\'s keepalive timer on the connection)', async (t) => {
+    if (!existsSync('/proc/net/tcp')) {
+      t.skip('no /proc/net/tcp here to read the connection\'s timers');
+      return;
+    }
+    const p = pool(new Limits(), { keepalive: { initialDelayMs: 7_000, intervalMs: 3_000, probes: 4 } });
+    await text(ok(await p.request(head(), null, { signal: noSignal() })).body);
+    // /proc/net/tcp: `local rem st tx:rx tr:when ...`; timer 02 is keepalive, `when` in clock ticks (100 a second).
+    const remote = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    const line = readFileSync('/proc/net/tcp', 'utf8').split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[2]?.endsWith(remote) === true && f[3] === '01');
+    assert.ok(line !== undefined, 'the pool\'s connection is in /proc/net/tcp');
+    const [timer, when] = line[5]!.split(':');
+    assert.equal(timer, '02', `a keepalive timer runs (${line.join(' ')})`);
+    const seconds = parseInt(when!, 16) / 100;
+    assert.ok(seconds > 5 && seconds <= 7, `it counts down from 7 s (${seconds} s left)`);
     p.close();
   });
 

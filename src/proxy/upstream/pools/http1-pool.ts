@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { TimerHandle } from '../../../core/index.ts';
 import type { Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
-import { PLAINTEXT, whenEstablished } from '../transport-connect.ts';
+import { PLAINTEXT, setTcpKeepalive, whenEstablished, type TcpKeepaliveOptions } from '../transport-connect.ts';
 import type { HttpConnectionPool, PoolDeps, PoolRequestOptions, UpstreamRequestBody, UpstreamResult } from './connection-pool.ts';
 import { connectFailure, isConnected, openConnection } from './open-connection.ts';
 import { pipeRequestBody } from './pipe-request-body.ts';
@@ -46,7 +46,7 @@ export class Http1ConnectionPool implements HttpConnectionPool {
 
   constructor(deps: PoolDeps) {
     this.#deps = deps;
-    this.#agent = new PoolAgent(this);
+    this.#agent = new PoolAgent(this, deps.settings.keepalive);
     this.#agentName = this.#agent.getName({ host: deps.host.address, port: deps.host.port });
     // Registered after the agent's own 'free' listener, so the socket is already in freeSockets (or destroyed).
     this.#agent.on('free', (socket: Socket) => this.#onFree(socket));
@@ -115,7 +115,7 @@ export class Http1ConnectionPool implements HttpConnectionPool {
   /** Called by the agent when it needs a socket: always after this pool allowed it. */
   openSocket(): Socket {
     const { cluster, host, settings, timers, stats, security = PLAINTEXT, internal } = this.#deps;
-    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal });
+    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal, keepalive: settings.keepalive });
     // A reserved slot normally exists; when a free socket died between the check and the agent's choice, take one now.
     const connection: Connection = { uses: 0, idleTimer: undefined, release: this.#reserved.pop() ?? cluster.circuitBreakers.tryAcquire('connections') };
     this.#connections.set(socket, connection);
@@ -283,10 +283,12 @@ function hasAny(record: object): boolean {
 /** node's keep-alive Agent, with the pool deciding how sockets are opened and when they are kept. */
 class PoolAgent extends http.Agent {
   readonly #pool: Http1ConnectionPool;
+  readonly #tcpKeepalive: TcpKeepaliveOptions | undefined;
 
-  constructor(pool: Http1ConnectionPool) {
+  constructor(pool: Http1ConnectionPool, tcpKeepalive: TcpKeepaliveOptions | undefined) {
     super({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: Infinity, scheduling: 'lifo' });
     this.#pool = pool;
+    this.#tcpKeepalive = tcpKeepalive;
   }
 
   override createConnection(): Duplex {
@@ -296,6 +298,9 @@ class PoolAgent extends http.Agent {
   override keepSocketAlive(socket: Duplex): boolean {
     if (!this.#pool.reusable(socket)) return false;
     // node's own check honours the upstream's `Keep-Alive: timeout=N` hint.
-    return (super.keepSocketAlive(socket) as unknown) !== false;
+    const kept = (super.keepSocketAlive(socket) as unknown) !== false;
+    // It also turns TCP keepalive on at 1 s; the cluster's tcpKeepalive decides instead.
+    if (kept) setTcpKeepalive(socket as Socket, this.#tcpKeepalive);
+    return kept;
   }
 }

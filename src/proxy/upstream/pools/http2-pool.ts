@@ -140,7 +140,7 @@ export class Http2ConnectionPool implements HttpConnectionPool {
       if (this.#sessions.size > 0) return undefined;
       release = () => {};
     }
-    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal: this.#deps.internal });
+    const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal: this.#deps.internal, keepalive: settings.keepalive });
     // The session's default authority; every request sets its own. An internal listener's address is no URL host.
     const authority = host.internalListener !== undefined ? 'localhost' : host.address.includes(':') ? `[${host.address}]:${host.port}` : `${host.address}:${host.port}`;
     const client = http2.connect(`${security.kind === 'tls' ? 'https' : 'http'}://${authority}`, { createConnection: () => socket, settings: { enablePush: false } });

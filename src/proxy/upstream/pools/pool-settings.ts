@@ -1,6 +1,7 @@
 import { parseDuration } from '../../../core/index.ts';
 import { HTTP_PROTOCOL_OPTIONS_KEY } from '../../../xds/envoy/index.ts';
 import type { UpstreamCluster } from '../cluster.ts';
+import { tcpKeepaliveOf, type TcpKeepaliveOptions } from '../transport-connect.ts';
 
 /** What a pool reads of its cluster, resolved once when the pool is made. */
 export interface PoolSettings {
@@ -11,6 +12,7 @@ export interface PoolSettings {
   readonly maxRequestsPerConnection: number;
   /** Our own cap on concurrent streams per HTTP/2 connection; the upstream's SETTINGS may lower it. */
   readonly maxConcurrentStreams: number;
+  readonly keepalive: TcpKeepaliveOptions | undefined;
 }
 
 /** Envoy's upstream idle timeout when HttpProtocolOptions does not set one. */
@@ -32,5 +34,6 @@ export function poolSettings(cluster: UpstreamCluster): PoolSettings {
     // 0 means unlimited in Envoy's API.
     maxRequestsPerConnection: maxRequests > 0 ? maxRequests : Infinity,
     maxConcurrentStreams: maxStreams > 0 ? maxStreams : Infinity,
+    keepalive: tcpKeepaliveOf(cluster.config),
   };
 }

@@ -52,7 +52,7 @@ function openDedicated(deps: PoolDeps, sockets: Set<Socket>, origin: InternalOri
   stats.rqActive.inc();
   host.activeRequests++;
   if (host.stats !== undefined) host.stats.rqTotal++;
-  const socket = openConnection(host, deps.security ?? PLAINTEXT, settings.connectTimeoutMs, timers, stats, { internal: deps.internal, origin });
+  const socket = openConnection(host, deps.security ?? PLAINTEXT, settings.connectTimeoutMs, timers, stats, { internal: deps.internal, origin, keepalive: settings.keepalive });
   sockets.add(socket);
   socket.once('close', () => {
     sockets.delete(socket);
