@@ -123,7 +123,7 @@ describe('UpstreamPools', { timeout: 20_000 }, () => {
 });
 
 describe('poolSettings', { timeout: 20_000 }, () => {
-  it('reads the idle timeout, requests per connection and HTTP/2 streams from HttpProtocolOptions', () => {
+  it('reads the idle timeout, requests per connection and HTTP/2 streams from HttpProtocolOptions, and TCP keepalive (seconds) from the connection options', () => {
     const cluster = clusterWith(new Limits(), {
       connectTimeoutMs: 250,
       config: {
@@ -135,13 +135,16 @@ describe('poolSettings', { timeout: 20_000 }, () => {
             explicitHttpConfig: { http2ProtocolOptions: { maxConcurrentStreams: 50 } },
           },
         },
+        upstreamConnectionOptions: { tcpKeepalive: { keepaliveTime: 300, keepaliveInterval: 75, keepaliveProbes: 9 } },
       },
     });
-    assert.deepEqual(poolSettings(cluster), { connectTimeoutMs: 250, idleTimeoutMs: 30_000, maxRequestsPerConnection: 100, maxConcurrentStreams: 50 });
+    assert.deepEqual(poolSettings(cluster), {
+      connectTimeoutMs: 250, idleTimeoutMs: 30_000, maxRequestsPerConnection: 100, maxConcurrentStreams: 50, keepalive: { initialDelayMs: 300_000, intervalMs: 75_000, probes: 9 },
+    });
   });
 
   it('uses Envoy\'s defaults: a one-hour idle timeout and no other limit', () => {
-    assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity });
+    assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, keepalive: undefined });
   });
 });
 
