@@ -135,6 +135,28 @@ for (const mode of ['explicit', 'transparent', 'explicit --shared-loopback'] as 
       assertShare(split['v3']!, SPLIT_REQUESTS, 0.1, 'share of v3');
     });
 
+    it('001-reviews: a reviews host that answers 5 consecutive 5xx is ejected, and traffic goes to the others (retried meanwhile, so no client sees an error)', async () => {
+      const run = await mesh.weft('run', '--name', 'reviews-broken', '--port', '9080', '--label', 'app=reviews', '--label', 'version=v1', '--env', 'DEFAULT_STATUS=503', '--', process.execPath, join(SAMPLES, 'echo/echo.ts'));
+      assert.equal(run.code, 0, run.stderr);
+      try {
+        const brokenRequests = async (): Promise<number> => (await mesh.weft('logs', 'reviews-broken', '-c', 'istio-proxy')).stdout.split('\n').filter((l) => l.includes('"GET /reviews/0 ')).length;
+        // The product page's sidecar round-robins v1 over reviews-v1-0 and the new replica once it has its endpoint.
+        assert.ok(await mesh.until(async () => {
+          await reviews();
+          return (await brokenRequests()) > 0;
+        }, 30_000), 'the broken replica never got a request');
+        const statuses = new Set<number>();
+        for (let i = 0; i < 40; i++) statuses.add((await reviews()).status);
+        assert.deepEqual([...statuses], [200], 'the 503s were retried on another host');
+        // Access log lines are flushed in batches: wait for the fifth, then make sure there is no sixth.
+        await mesh.until(async () => (await brokenRequests()) >= 5, 5_000);
+        assert.equal(await brokenRequests(), 5, 'ejected after its fifth 503, for 60 s: no request since');
+      } finally {
+        const removed = await mesh.weft('delete', 'localworkload', 'reviews-broken');
+        assert.equal(removed.code, 0, removed.stderr);
+      }
+    });
+
     it('injects faults as Istio\'s task shows: a 7 s delay for jason makes the page give up on reviews after two 3 s tries; an abort fails ratings', async () => {
       const networking = join(SAMPLES, 'bookinfo/networking');
       const page = (user?: string) => get(`${mesh.gateway}/productpage`, user === undefined ? {} : { 'end-user': user }, 20_000);
