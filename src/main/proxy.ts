@@ -7,6 +7,7 @@ import {
 import type { HttpFilterFactory, HttpFilterRegistry } from '../proxy/http/filter-factory.ts';
 import { CorsFilterFactory } from '../proxy/http-filters/cors/index.ts';
 import { FaultFilterFactory } from '../proxy/http-filters/fault/index.ts';
+import { LocalRateLimitFilterFactory } from '../proxy/http-filters/local-ratelimit/index.ts';
 import { RouterFilterFactory } from '../proxy/http-filters/router/index.ts';
 import { ListenerManager, loadOriginalDestination, type BindAddress } from '../proxy/listener/index.ts';
 import { HttpConnectionManagerFactory } from '../proxy/network/http-connection-manager/index.ts';
@@ -75,6 +76,7 @@ function httpFilters(pools: UpstreamPools, timers: Timers): { registry: HttpFilt
   const named: [name: string, factory: HttpFilterFactory][] = [
     ['envoy.filters.http.fault', new FaultFilterFactory({ timers }) as HttpFilterFactory],
     ['envoy.filters.http.cors', new CorsFilterFactory() as HttpFilterFactory],
+    ['envoy.filters.http.local_ratelimit', new LocalRateLimitFilterFactory() as HttpFilterFactory],
     ['envoy.filters.http.router', new RouterFilterFactory({ pools, timers }) as HttpFilterFactory],
   ];
   const perRoute = new Map<string, PerFilterConfigParser>();

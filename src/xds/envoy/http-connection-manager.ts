@@ -19,6 +19,7 @@ export const CORS_POLICY_TYPE = 'type.googleapis.com/envoy.extensions.filters.ht
 export const HTTP_FILTER = {
   fault: 'envoy.filters.http.fault',
   cors: 'envoy.filters.http.cors',
+  localRateLimit: 'envoy.filters.http.local_ratelimit',
   router: 'envoy.filters.http.router',
 } as const;
 

@@ -5,4 +5,5 @@ export * from './cluster.ts';
 export * from './endpoint.ts';
 export * from './route.ts';
 export * from './http-connection-manager.ts';
+export * from './local-rate-limit.ts';
 export * from './listener.ts';
