@@ -36,6 +36,7 @@ export const Messages = {
   JwtPrincipalWithoutRequestAuthentication: message('WFT0150', 'JwtPrincipalWithoutRequestAuthentication', 'Warning', 'An AuthorizationPolicy uses requestPrincipals or request.auth.* but no RequestAuthentication applies to its workloads, so no request carries a principal.'),
   UnknownDestinationRuleHost: message('WFT0174', 'UnknownDestinationRuleHost', 'Warning', 'A DestinationRule host names no Service or ServiceEntry, so its policy applies to nothing.'),
   ConflictingGatewayVirtualServiceHosts: message('WFT0200', 'ConflictingGatewayVirtualServiceHosts', 'Warning', 'Several VirtualServices bound to the same Gateway define the same host; their rules are merged in the order the VirtualServices were created, which the files do not fix.'),
+  ReferencedRouteNotFound: message('WFT0201', 'ReferencedRouteNotFound', 'Warning', 'A LocalRateLimit limits a VirtualService http route that the input does not define (no such VirtualService, or no http route of that name), so the limit applies to nothing.'),
 } as const satisfies Record<string, MessageType>;
 
 export type MessageName = keyof typeof Messages;

@@ -11,6 +11,7 @@ import { noMatchingWorkloads } from './analyzers/no-matching-workloads.ts';
 import { portNameNotUnderNamingConvention } from './analyzers/port-name-not-under-naming-convention.ts';
 import { referencedGatewayNotFound } from './analyzers/referenced-gateway-not-found.ts';
 import { referencedHostNotFound } from './analyzers/referenced-host-not-found.ts';
+import { referencedRouteNotFound } from './analyzers/referenced-route-not-found.ts';
 import { referencedSubsetNotFound } from './analyzers/referenced-subset-not-found.ts';
 import { virtualServiceHostNotFoundInGateway } from './analyzers/virtual-service-host-not-found-in-gateway.ts';
 import { virtualServiceUnreachableRule } from './analyzers/virtual-service-unreachable-rule.ts';
@@ -36,6 +37,7 @@ export function builtinAnalyzers(): Analyzer[] {
     virtualServiceUnreachableRule,
     virtualServiceHostNotFoundInGateway,
     jwtPrincipalWithoutRequestAuthentication,
+    referencedRouteNotFound,
   ];
 }
 

@@ -17,6 +17,7 @@ import { PodKind, type Pod } from './kubernetes/pod.ts';
 import { SecretKind, type Secret } from './kubernetes/secret.ts';
 import { DeploymentKind, type Deployment } from './kubernetes/deployment.ts';
 import { LocalWorkloadKind, type LocalWorkload } from './weft/local-workload.ts';
+import { LocalRateLimitKind, type LocalRateLimit } from './weft/local-rate-limit.ts';
 
 /** The validated object of each kind Weft reads. */
 export interface KindObjects {
@@ -38,6 +39,7 @@ export interface KindObjects {
   Secret: Secret;
   Deployment: Deployment;
   LocalWorkload: LocalWorkload;
+  LocalRateLimit: LocalRateLimit;
 }
 
 export type KindName = keyof KindObjects;
@@ -51,7 +53,7 @@ export function builtinKinds(): KindRegistry {
     PeerAuthenticationKind, RequestAuthenticationKind, AuthorizationPolicyKind,
     TelemetryKind,
     NamespaceKind, ServiceKind, ServiceAccountKind, PodKind, SecretKind, DeploymentKind,
-    LocalWorkloadKind,
+    LocalWorkloadKind, LocalRateLimitKind,
   ];
   return new Map(all.map((k) => [k.kind, k]));
 }

@@ -37,6 +37,10 @@ export function duration(options: { min?: Milliseconds; max?: Milliseconds } = {
   const min = options.min ?? 1;
   return z.custom<string>().check((ctx) => {
     const value: unknown = ctx.value;
+    if (value === undefined) {
+      ctx.issues.push({ code: 'invalid_type', expected: 'string', input: value });
+      return;
+    }
     if (typeof value !== 'string') {
       ctx.issues.push({ code: 'custom', message: `expected a duration such as "10s" or "100ms", got ${typeof value === 'number' ? `the number ${value} (add a unit)` : JSON.stringify(value) ?? 'nothing'}`, input: value });
       return;

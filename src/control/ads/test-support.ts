@@ -36,6 +36,7 @@ export function fakeSnapshot(version: number, content: FakeMeshContent): MeshSna
     destinationRule: () => undefined,
     gatewaysFor: () => [],
     sidecarFor: () => undefined,
+    localRateLimitFor: () => undefined,
     resolveHost: (host) => host,
   };
   contents.set(snapshot, content);

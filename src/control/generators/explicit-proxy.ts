@@ -1,9 +1,10 @@
-import type { Cluster, Listener, Route, RouteConfiguration, VirtualHost } from '../../xds/envoy/index.ts';
+import type { Cluster, HttpFilter, Listener, Route, RouteConfiguration, VirtualHost } from '../../xds/envoy/index.ts';
 import type { LocalServicePort, ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { outboundClusterName } from './cluster-name.ts';
 import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter } from './listener-filters.ts';
 import { inboundFilterChainsForPort, inboundPorts } from './listener-inbound.ts';
+import { localRateLimitFilters } from './local-rate-limit.ts';
 import { claimDomains, serviceDomains } from './route-domains.ts';
 import { httpServicesOnPort, isHttpOrSniffed, outboundRouteConfiguration } from './route-outbound.ts';
 import { outboundScope, type OutboundScope } from './route-scope.ts';
@@ -29,19 +30,21 @@ export const HTTP_PROXY_TUNNEL = 'http_proxy_tunnel';
 /** The listeners of an explicit-mode sidecar: one per inbound port, the HTTP proxy, and the tunnel's internal listener. */
 export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot): Listener[] {
   const address = proxy.ipAddresses[0] ?? '127.0.0.1';
+  const inboundPolicies = localRateLimitFilters(proxy, snapshot, 'inbound');
+  const outboundPolicies = localRateLimitFilters(proxy, snapshot, 'outbound');
   const inbound: Listener[] = inboundPorts(proxy, snapshot).map((port) => ({
     name: `${address}_${port.port}`,
     address: socketAddress(address, port.port),
-    filterChains: inboundFilterChainsForPort(port),
+    filterChains: inboundFilterChainsForPort(port, inboundPolicies),
     trafficDirection: 'INBOUND',
     ...(port.protocol === 'Unsupported' ? { listenerFilters: [HTTP_INSPECTOR], listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
   }));
   const proxyChain = (statPrefix: string, connect: boolean) => ({
     name: statPrefix,
-    filters: [httpConnectionManagerFilter({ statPrefix, route: { rds: HTTP_PROXY_ROUTE }, httpFilters: outboundHttpFilters(), useRemoteAddress: false, connect })],
+    filters: [httpConnectionManagerFilter({ statPrefix, route: { rds: HTTP_PROXY_ROUTE }, httpFilters: outboundHttpFilters(outboundPolicies), useRemoteAddress: false, connect })],
   });
   const scope = outboundScope(proxy, snapshot);
-  const local: Listener[] = proxy.localServicePorts.map((entry) => localServiceListener(proxy, snapshot, scope, address, entry));
+  const local: Listener[] = proxy.localServicePorts.map((entry) => localServiceListener(proxy, snapshot, scope, address, entry, outboundPolicies));
   return [
     ...inbound,
     ...local,
@@ -51,7 +54,9 @@ export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot):
 }
 
 /** `<address>_<localPort>`: one service port, whatever the Host header says; nothing when the service is gone (502). */
-function localServiceListener(proxy: ProxyView, snapshot: MeshSnapshot, scope: OutboundScope, address: string, entry: LocalServicePort): Listener {
+function localServiceListener(
+  proxy: ProxyView, snapshot: MeshSnapshot, scope: OutboundScope, address: string, entry: LocalServicePort, policies: readonly HttpFilter[],
+): Listener {
   const name = `${address}_${entry.localPort}`;
   const imported = scope.services.find((s) => s.service.hostname === entry.hostname);
   const servicePort = imported?.ports.find((p) => p.port === entry.port);
@@ -71,7 +76,7 @@ function localServiceListener(proxy: ProxyView, snapshot: MeshSnapshot, scope: O
     }],
     validateClusters: false,
   };
-  const hcm = httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { routeConfig }, httpFilters: outboundHttpFilters(), useRemoteAddress: false });
+  const hcm = httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { routeConfig }, httpFilters: outboundHttpFilters(policies), useRemoteAddress: false });
   return { ...base, filterChains: [{ name, filters: [hcm] }] };
 }
 

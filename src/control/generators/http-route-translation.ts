@@ -48,6 +48,8 @@ export interface RouteTranslationContext {
   service(hostname: string): MeshService | undefined;
   /** The consistent-hash policy of the DestinationRule for a destination, when it sets one. */
   hashPolicy(hostname: string, subset: string | undefined, port: number): HashPolicy | undefined;
+  /** Per-filter configs that policies of the proxy (LocalRateLimit) put on the routes of one rule, by filter name. */
+  policyConfigs?(vs: VirtualServiceInput, rule: HTTPRoute): Readonly<Record<string, TypedAny>> | undefined;
 }
 
 /** Istio's retry conditions when a rule sets none. */
@@ -118,6 +120,7 @@ export function translateHttpRoute(vs: VirtualServiceInput, rule: HTTPRoute, mat
     const fault = rule.fault !== undefined ? translateFault(rule.fault) : undefined;
     if (fault !== undefined) perFilter[HTTP_FILTER.fault] = fault;
     if (rule.corsPolicy !== undefined) perFilter[HTTP_FILTER.cors] = translateCorsPolicy(rule.corsPolicy);
+    Object.assign(perFilter, ctx.policyConfigs?.(vs, rule));
     if (Object.keys(perFilter).length > 0) route = { ...route, typedPerFilterConfig: perFilter };
   }
   return route;

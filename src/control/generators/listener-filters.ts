@@ -47,18 +47,19 @@ export function passthroughChain(name: string, policy: 'ALLOW_ANY' | 'REGISTRY_O
   return { name, filters: [tcpProxyFilter(cluster, { cluster })] };
 }
 
-/** The HTTP filters of outbound and gateway traffic, in order: fault injection, CORS, then the router. */
-export function outboundHttpFilters(): HttpFilter[] {
+/** The HTTP filters of outbound and gateway traffic, in order: fault injection, CORS, the policies' (rate limits), then the router. */
+export function outboundHttpFilters(policies: readonly HttpFilter[] = []): HttpFilter[] {
   return [
     { name: HTTP_FILTER.fault, typedConfig: { '@type': FAULT_TYPE } },
     { name: HTTP_FILTER.cors, typedConfig: { '@type': CORS_TYPE } },
+    ...policies,
     routerFilter(),
   ];
 }
 
-/** The HTTP filters of inbound traffic: the router (the security filters go before it). */
-export function inboundHttpFilters(): HttpFilter[] {
-  return [routerFilter()];
+/** The HTTP filters of inbound traffic: the policies' (rate limits), then the router (the security filters go before it). */
+export function inboundHttpFilters(policies: readonly HttpFilter[] = []): HttpFilter[] {
+  return [...policies, routerFilter()];
 }
 
 export function routerFilter(): HttpFilter {

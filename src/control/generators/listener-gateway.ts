@@ -3,6 +3,7 @@ import type { ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter } from './listener-filters.ts';
 import { tcpRoutes, type L4Route } from './listener-tcp-routes.ts';
+import { localRateLimitFilters } from './local-rate-limit.ts';
 import { routeContext } from './route-context.ts';
 import { gatewayName, gatewayRouteName, gatewayServersByPort, serverHostsFor } from './route-gateway.ts';
 
@@ -15,6 +16,7 @@ import { gatewayName, gatewayRouteName, gatewayServersByPort, serverHostsFor } f
 export function gatewayListeners(proxy: ProxyView, snapshot: MeshSnapshot): Listener[] {
   const http = gatewayServersByPort(proxy, snapshot, 'http');
   const listeners: Listener[] = [];
+  const policies = localRateLimitFilters(proxy, snapshot, 'outbound');
   for (const [port, servers] of [...http].sort(([a], [b]) => a - b)) {
     const address = servers[0]?.server.bind ?? '0.0.0.0';
     const name = `${address}_${port}`;
@@ -23,7 +25,7 @@ export function gatewayListeners(proxy: ProxyView, snapshot: MeshSnapshot): List
       address: socketAddress(address, port),
       filterChains: [{
         name,
-        filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: gatewayRouteName(port) }, httpFilters: outboundHttpFilters(), useRemoteAddress: true })],
+        filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: gatewayRouteName(port) }, httpFilters: outboundHttpFilters(policies), useRemoteAddress: true })],
       }],
       trafficDirection: 'OUTBOUND',
     });

@@ -23,7 +23,7 @@ const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace',
 export class ListenerGenerator implements Generator {
   readonly typeUrl = TypeUrl.Listener;
   readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>([
-    'VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar',
+    'VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar', 'LocalRateLimit',
     // Inbound ports and their protocols come from the services whose endpoints are the proxy.
     'Workload', 'WorkloadEntry', 'Pod',
   ]);

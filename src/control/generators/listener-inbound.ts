@@ -1,10 +1,11 @@
-import type { FilterChain, Listener, RouteConfiguration } from '../../xds/envoy/index.ts';
+import type { FilterChain, HttpFilter, Listener, RouteConfiguration } from '../../xds/envoy/index.ts';
 import { portProtocol, type Protocol, type ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { BLACK_HOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-name.ts';
 import {
   HTTP_APPLICATION_PROTOCOLS, HTTP_INSPECTOR, httpConnectionManagerFilter, inboundHttpFilters, ORIGINAL_DST, socketAddress, tcpProxyFilter,
 } from './listener-filters.ts';
+import { localRateLimitFilters } from './local-rate-limit.ts';
 import { isHttpOrSniffed } from './route-outbound.ts';
 
 /** Where iptables sends a sidecar's inbound connections. */
@@ -65,12 +66,13 @@ export function ownEndpoint(proxy: ProxyView): (port: number) => boolean {
 export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot): Listener {
   const ports = inboundPorts(proxy, snapshot);
   const sniffing = ports.some((p) => p.protocol === 'Unsupported');
+  const policies = localRateLimitFilters(proxy, snapshot, 'inbound');
   return {
     name: 'virtualInbound',
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
     filterChains: [
       { name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACK_HOLE_CLUSTER, { cluster: BLACK_HOLE_CLUSTER })] },
-      ...ports.flatMap(inboundFilterChainsForPort),
+      ...ports.flatMap((port) => inboundFilterChainsForPort(port, policies)),
       { name: 'virtualInbound-catchall-tcp', filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, { cluster: INBOUND_PASSTHROUGH_CLUSTER })] },
     ],
     listenerFilters: sniffing ? [ORIGINAL_DST, HTTP_INSPECTOR] : [ORIGINAL_DST],
@@ -85,7 +87,7 @@ export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot)
  * cluster; a port of unknown protocol gets both, HTTP chosen when http_inspector sees HTTP. This
  * is where variants per transport (mTLS, plain text) are added.
  */
-export function inboundFilterChainsForPort(port: InboundPort): FilterChain[] {
+export function inboundFilterChainsForPort(port: InboundPort, policies: readonly HttpFilter[] = []): FilterChain[] {
   const cluster = inboundClusterName(port.port);
   const http: FilterChain = {
     name: `0.0.0.0_${port.port}_http`,
@@ -93,7 +95,7 @@ export function inboundFilterChainsForPort(port: InboundPort): FilterChain[] {
     filters: [httpConnectionManagerFilter({
       statPrefix: `inbound_0.0.0.0_${port.port}`,
       route: { routeConfig: inboundRouteConfiguration(port) },
-      httpFilters: inboundHttpFilters(),
+      httpFilters: inboundHttpFilters(policies),
       useRemoteAddress: false,
     })],
   };

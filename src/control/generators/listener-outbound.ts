@@ -1,4 +1,4 @@
-import type { FilterChain, FilterChainMatch, Listener } from '../../xds/envoy/index.ts';
+import type { FilterChain, FilterChainMatch, HttpFilter, Listener } from '../../xds/envoy/index.ts';
 import type { ProxyView } from '../model/index.ts';
 import type { MeshService, MeshSnapshot, ServicePort } from '../snapshot/index.ts';
 import { BLACK_HOLE_CLUSTER, outboundClusterName } from './cluster-name.ts';
@@ -7,6 +7,7 @@ import {
   tcpProxyFilter, type TcpTarget,
 } from './listener-filters.ts';
 import { tcpRoutes, tlsRoutes, type L4Route } from './listener-tcp-routes.ts';
+import { localRateLimitFilters } from './local-rate-limit.ts';
 import { MESH_GATEWAYS, routeContext } from './route-context.ts';
 import { claimServices, isHttpOrSniffed } from './route-outbound.ts';
 import type { OutboundScope } from './route-scope.ts';
@@ -42,7 +43,8 @@ export function outboundListeners(proxy: ProxyView, snapshot: MeshSnapshot, scop
   }
 
   const listeners: Listener[] = [virtualOutboundListener(scope.outboundTrafficPolicy)];
-  for (const [port, members] of [...httpPorts].sort(([a], [b]) => a - b)) listeners.push(httpOutboundListener(port, members, scope));
+  const policies = localRateLimitFilters(proxy, snapshot, 'outbound');
+  for (const [port, members] of [...httpPorts].sort(([a], [b]) => a - b)) listeners.push(httpOutboundListener(port, members, scope, policies));
   for (const [name, entry] of [...tcpListeners].sort(([a], [b]) => compareText(a, b))) {
     // The HTTP listener of the port already takes connections to addresses without a listener of their own.
     if (entry.address === ANY_ADDRESS && httpPorts.has(entry.port)) continue;
@@ -79,9 +81,11 @@ function virtualOutboundListener(policy: OutboundScope['outboundTrafficPolicy'])
  * service's address is routed, anything else goes to its cluster as TCP; HTTP to other addresses
  * is routed; other connections are passed through.
  */
-function httpOutboundListener(port: number, members: readonly { service: MeshService; port: ServicePort }[], scope: OutboundScope): Listener {
+function httpOutboundListener(
+  port: number, members: readonly { service: MeshService; port: ServicePort }[], scope: OutboundScope, policies: readonly HttpFilter[],
+): Listener {
   const name = listenerName(ANY_ADDRESS, port);
-  const hcm = httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: String(port) }, httpFilters: outboundHttpFilters(), useRemoteAddress: false });
+  const hcm = httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: String(port) }, httpFilters: outboundHttpFilters(policies), useRemoteAddress: false });
   const base = { name, address: socketAddress(ANY_ADDRESS, port), bindToPort: false, trafficDirection: 'OUTBOUND' as const };
   const sniffed = members.filter((m) => m.port.protocol === 'Unsupported');
   if (sniffed.length === 0) return { ...base, filterChains: [{ name, filters: [hcm] }] };

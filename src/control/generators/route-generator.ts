@@ -19,7 +19,7 @@ const SHARING_FIELDS: readonly ProxyField[] = ['kind', 'generator', 'namespace',
  */
 export class RouteGenerator implements Generator {
   readonly typeUrl = TypeUrl.RouteConfiguration;
-  readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar']);
+  readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>(['VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar', 'LocalRateLimit']);
 
   sharingKey(proxy: ProxyView): string {
     return proxyKey(proxy, SHARING_FIELDS);

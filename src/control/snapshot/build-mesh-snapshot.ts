@@ -4,6 +4,7 @@ import { DEFAULT_MESH_CONFIG, labelsMatch, type MeshConfig, type Workload } from
 import { buildDestinationRuleIndex } from './destination-rule-index.ts';
 import { isExportedTo } from './export-to.ts';
 import { labelsKey } from './labels-key.ts';
+import { buildLocalRateLimitIndex } from './local-rate-limit-index.ts';
 import type { MeshEndpoint, MeshService, MeshSnapshot } from './mesh-snapshot.ts';
 import { buildServiceRegistry, kubernetesServiceHostname } from './service-registry.ts';
 import { buildVirtualServiceIndex } from './virtual-service-index.ts';
@@ -43,6 +44,7 @@ export function buildMeshSnapshot(input: MeshSnapshotInput): MeshSnapshot {
   const gatewayCache = new Map<string, readonly Resource<'Gateway'>[]>();
 
   const sidecars = sidecarsByNamespace(ofKind(resources, 'Sidecar'));
+  const localRateLimits = buildLocalRateLimitIndex(ofKind(resources, 'LocalRateLimit'), mesh.rootNamespace);
 
   const snapshot: MeshSnapshot = {
     version: input.version,
@@ -90,6 +92,7 @@ export function buildMeshSnapshot(input: MeshSnapshotInput): MeshSnapshot {
       const selecting = own?.selecting.find((s) => labelsMatch(s.object.spec.workloadSelector?.labels, labels));
       return selecting ?? own?.fallback ?? sidecars.get(mesh.rootNamespace)?.fallback;
     },
+    localRateLimitFor: (namespace, labels) => localRateLimits.lookup(namespace, labels),
     resolveHost,
   };
   return Object.freeze(snapshot);

@@ -104,6 +104,11 @@ export interface MeshSnapshot {
   gatewaysFor(labels: Labels): readonly Resource<'Gateway'>[];
   /** The Sidecar resource scoping a proxy: one selecting it in its namespace, else the namespace default, else the root namespace's. */
   sidecarFor(namespace: string, labels: Labels): Resource<'Sidecar'> | undefined;
+  /**
+   * The LocalRateLimit a proxy enforces: one of its namespace selecting it, else its namespace's
+   * without selector, else the root namespace's, likewise (see local-rate-limit-index.ts).
+   */
+  localRateLimitFor(namespace: string, labels: Labels): Resource<'LocalRateLimit'> | undefined;
   /** Resolves a host as written in a resource of `namespace` (`reviews` -> `reviews.<namespace>.svc.cluster.local`). */
   resolveHost(host: string, namespace: string): string;
 }

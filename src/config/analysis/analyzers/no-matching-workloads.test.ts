@@ -109,4 +109,31 @@ spec:
       'Warning [WFT0127] (Sidecar default/sc test.yaml:31) No matching workloads for this resource with the following labels: app=reviews,version=v1',
     ]);
   });
+
+  it('checks LocalRateLimit selectors', () => {
+    const limit = (app: string): string => `apiVersion: policy.weft.dev/v1alpha1
+kind: LocalRateLimit
+metadata: {name: limit, namespace: default}
+spec:
+  selector: {matchLabels: {app: ${app}}}
+  tokenBucket: {maxTokens: 10, tokensPerFill: 10, fillInterval: 1s}
+`;
+    assert.deepEqual(run(pod('default', 'ratings') + limit('reviews')), [
+      'Warning [WFT0127] (LocalRateLimit default/limit test.yaml:11) No matching workloads for this resource with the following labels: app=reviews',
+    ]);
+    assert.deepEqual(run(pod('default', 'reviews') + limit('reviews')), []);
+  });
+
+  it('takes a selector that a Gateway\'s selector satisfies to select the gateway\'s pods, which the input seldom has', () => {
+    const gateway = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: default}
+spec:
+  selector: {istio: ingressgateway, app: istio-ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+`;
+    assert.deepEqual(run(gateway + pod('istio-system', 'ratings') + policy('istio-system', 'istio-ingressgateway')), []);
+    assert.equal(run(gateway + pod('istio-system', 'ratings') + policy('istio-system', 'istio-egressgateway')).length, 1);
+  });
 });
