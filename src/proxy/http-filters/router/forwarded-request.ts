@@ -406,9 +406,11 @@ export class ForwardedRequest {
     return this.#reply({ status: 503, flag: 'DC', details: 'downstream_remote_disconnect' });
   }
 
+  /** A local reply; a circuit breaker's refusal says so in `x-envoy-overloaded`, as Envoy's does. */
   #reply(options: Omit<LocalReplyOptions, 'grpc'>): HttpResponse {
     this.#finish();
-    return localReply(this.#exchange.info, { ...options, grpc: this.#grpc });
+    const overloaded = options.flag === 'UO' && !this.#context.suppressEnvoyHeaders;
+    return localReply(this.#exchange.info, { ...options, grpc: this.#grpc, ...(overloaded && { headers: { ...options.headers, 'x-envoy-overloaded': 'true' } }) });
   }
 
   #bodyComplete(): void {

@@ -201,7 +201,7 @@ describe('RouterFilterFactory', { timeout: 20_000 }, () => {
       assert.equal(ex.info.responseCodeDetails, 'upstream_reset_before_response_started{connection_failure}');
     });
 
-    it('answers 503 UO at once when the requests circuit breaker is full', async () => {
+    it('answers 503 UO with x-envoy-overloaded at once when the requests circuit breaker is full', async () => {
       let release: (() => void) | undefined;
       a.handler = (_req, res) => (release = () => res.end('slow'));
       const handle = router(clusterManager(cluster('reviews', [a.host], new Limits({ requests: 1 }))));
@@ -210,6 +210,7 @@ describe('RouterFilterFactory', { timeout: 20_000 }, () => {
       const ex = exchange(forwardTo('reviews', { retry: { retryOn: new Set(['5xx', 'reset']), numRetries: 3 } }));
       const response = await handle(ex);
       assert.equal(response.status, 503);
+      assert.equal(response.headers['x-envoy-overloaded'], 'true');
       assert.deepEqual([...ex.info.responseFlags], ['UO']);
       assert.equal(ex.info.responseCodeDetails, 'upstream_reset_before_response_started{overflow}');
       assert.equal(ex.info.attemptCount, 1, 'an overflow is never retried');
