@@ -13,7 +13,7 @@ import type { PoolSettings } from './pool-settings.ts';
 import { poolStats } from './pool-stats.ts';
 import { clusterWith, hostAt, Limits, ManualTimers, nullStats, realTimers, waitFor } from './pool-test-support.ts';
 
-const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, keepalive: undefined };
+const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, maxConnectionDurationMs: 0, keepalive: undefined };
 
 function head(path = '/', method = 'GET', headers: Record<string, string> = {}): RequestHead {
   return { method, path, authority: 'svc.local', scheme: 'http', headers, protocol: 'HTTP/1.1' };
@@ -119,6 +119,24 @@ describe('Http1ConnectionPool', { timeout: 20_000 }, () => {
     assert.equal(timer, '02', `a keepalive timer runs (${line.join(' ')})`);
     const seconds = parseInt(when!, 16) / 100;
     assert.ok(seconds > 5 && seconds <= 7, `it counts down from 7 s (${seconds} s left)`);
+    p.close();
+  });
+
+  it('replaces a connection older than maxConnectionDuration: a busy one after its request, a free one at once', async () => {
+    const timers = new ManualTimers();
+    const p = pool(new Limits(), { maxConnectionDurationMs: 10_000 }, timers);
+    const before = connections;
+    await text(ok(await p.request(head(), null, { signal: noSignal() })).body);
+    const held = p.request(head('/hold'), null, { signal: noSignal() });
+    await waitFor(() => hold.length === 1);
+    timers.fire(10_000);
+    hold.shift()!();
+    await text(ok(await held).body);
+    await text(ok(await p.request(head(), null, { signal: noSignal() })).body);
+    assert.equal(connections - before, 2, 'the expired connection was not used again');
+    await waitFor(() => timers.pending.size > 0 && [...timers.pending.values()].some((t) => t.ms === 10_000));
+    timers.fire(10_000);
+    await waitFor(() => p.isIdle());
     p.close();
   });
 

@@ -13,7 +13,10 @@ import { http1RequestHeaders, http1ResponseHeaders } from './upstream-headers.ts
 
 interface Connection {
   uses: number;
+  /** Past maxConnectionDuration: closed at the end of its request. */
+  expired: boolean;
   idleTimer: TimerHandle | undefined;
+  durationTimer: TimerHandle | undefined;
   release: (() => void) | undefined;
 }
 
@@ -117,10 +120,20 @@ export class Http1ConnectionPool implements HttpConnectionPool {
     const { cluster, host, settings, timers, stats, security = PLAINTEXT, internal } = this.#deps;
     const socket = openConnection(host, security, settings.connectTimeoutMs, timers, stats, { internal, keepalive: settings.keepalive });
     // A reserved slot normally exists; when a free socket died between the check and the agent's choice, take one now.
-    const connection: Connection = { uses: 0, idleTimer: undefined, release: this.#reserved.pop() ?? cluster.circuitBreakers.tryAcquire('connections') };
+    const connection: Connection = {
+      uses: 0, expired: false, idleTimer: undefined, durationTimer: undefined, release: this.#reserved.pop() ?? cluster.circuitBreakers.tryAcquire('connections'),
+    };
     this.#connections.set(socket, connection);
+    if (settings.maxConnectionDurationMs > 0) {
+      connection.durationTimer = timers.setTimeout(() => {
+        connection.expired = true;
+        // A free connection goes now; a busy one after its request (reusable says no).
+        if (this.#agent.freeSockets[this.#agentName]?.includes(socket) === true) socket.destroy();
+      }, settings.maxConnectionDurationMs);
+    }
     socket.once('close', () => {
       if (connection.idleTimer !== undefined) timers.clearTimeout(connection.idleTimer);
+      if (connection.durationTimer !== undefined) timers.clearTimeout(connection.durationTimer);
       this.#connections.delete(socket);
       connection.release?.();
       this.#wake();
@@ -132,7 +145,7 @@ export class Http1ConnectionPool implements HttpConnectionPool {
   reusable(socket: Duplex): boolean {
     if (this.#draining) return false;
     const connection = this.#connections.get(socket as Socket);
-    return connection === undefined || connection.uses < this.#deps.settings.maxRequestsPerConnection;
+    return connection === undefined || (!connection.expired && connection.uses < this.#deps.settings.maxRequestsPerConnection);
   }
 
   /**

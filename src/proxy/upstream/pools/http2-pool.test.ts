@@ -11,7 +11,7 @@ import type { PoolSettings } from './pool-settings.ts';
 import { poolStats } from './pool-stats.ts';
 import { clusterWith, hostAt, Limits, nullStats, realTimers, waitFor } from './pool-test-support.ts';
 
-const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, keepalive: undefined };
+const SETTINGS: PoolSettings = { connectTimeoutMs: 1000, idleTimeoutMs: 60_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, maxConnectionDurationMs: 0, keepalive: undefined };
 
 function head(path: string, headers: Record<string, string> = {}, method = 'GET'): RequestHead {
   return { method, path, authority: 'grpc.local', scheme: 'http', headers, protocol: 'HTTP/2' };

@@ -15,13 +15,14 @@ const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = http2.constants;
 interface Session {
   readonly client: http2.ClientHttp2Session;
   readonly socket: Socket;
-  /** connecting → ready → draining (GOAWAY, max requests, idle, pool drain) → closed. */
+  /** connecting → ready → draining (GOAWAY, max requests, max duration, idle, pool drain) → closed. */
   state: 'connecting' | 'ready' | 'draining' | 'closed';
   /** Streams open now. */
   active: number;
   /** Streams ever started, for maxRequestsPerConnection. */
   started: number;
   idleTimer: TimerHandle | undefined;
+  durationTimer: TimerHandle | undefined;
   release: (() => void) | undefined;
   /** Why the connection failed before it was established. */
   failure: UpstreamFailure | undefined;
@@ -144,8 +145,15 @@ export class Http2ConnectionPool implements HttpConnectionPool {
     // The session's default authority; every request sets its own. An internal listener's address is no URL host.
     const authority = host.internalListener !== undefined ? 'localhost' : host.address.includes(':') ? `[${host.address}]:${host.port}` : `${host.address}:${host.port}`;
     const client = http2.connect(`${security.kind === 'tls' ? 'https' : 'http'}://${authority}`, { createConnection: () => socket, settings: { enablePush: false } });
-    const session: Session = { client, socket, state: 'connecting', active: 0, started: 0, idleTimer: undefined, release, failure: undefined };
+    const session: Session = { client, socket, state: 'connecting', active: 0, started: 0, idleTimer: undefined, durationTimer: undefined, release, failure: undefined };
     this.#sessions.add(session);
+    if (settings.maxConnectionDurationMs > 0) {
+      session.durationTimer = timers.setTimeout(() => {
+        session.durationTimer = undefined;
+        this.#retire(session);
+        this.#wake();
+      }, settings.maxConnectionDurationMs);
+    }
     this.#current = session;
     socket.once('error', (error: Error) => {
       if (!isConnected(socket)) session.failure = connectFailure(error, socket);
@@ -170,6 +178,7 @@ export class Http2ConnectionPool implements HttpConnectionPool {
       const wasConnecting = session.state === 'connecting';
       session.state = 'closed';
       if (session.idleTimer !== undefined) timers.clearTimeout(session.idleTimer);
+      if (session.durationTimer !== undefined) timers.clearTimeout(session.durationTimer);
       this.#sessions.delete(session);
       if (this.#current === session) this.#current = undefined;
       session.release?.();

@@ -12,6 +12,8 @@ export interface PoolSettings {
   readonly maxRequestsPerConnection: number;
   /** Our own cap on concurrent streams per HTTP/2 connection; the upstream's SETTINGS may lower it. */
   readonly maxConcurrentStreams: number;
+  /** A connection older than this takes no new request and closes once its requests are done; 0: no limit. */
+  readonly maxConnectionDurationMs: number;
   readonly keepalive: TcpKeepaliveOptions | undefined;
 }
 
@@ -22,6 +24,7 @@ export function poolSettings(cluster: UpstreamCluster): PoolSettings {
   const options = cluster.config.typedExtensionProtocolOptions?.[HTTP_PROTOCOL_OPTIONS_KEY];
   const common = options?.commonHttpProtocolOptions;
   const idle = common?.idleTimeout !== undefined ? parseDuration(common.idleTimeout) : undefined;
+  const duration = common?.maxConnectionDuration !== undefined ? parseDuration(common.maxConnectionDuration) : undefined;
   const explicit = options?.explicitHttpConfig;
   const http2 = explicit !== undefined && 'http2ProtocolOptions' in explicit
     ? explicit.http2ProtocolOptions
@@ -34,6 +37,7 @@ export function poolSettings(cluster: UpstreamCluster): PoolSettings {
     // 0 means unlimited in Envoy's API.
     maxRequestsPerConnection: maxRequests > 0 ? maxRequests : Infinity,
     maxConcurrentStreams: maxStreams > 0 ? maxStreams : Infinity,
+    maxConnectionDurationMs: duration?.ok === true ? duration.value : 0,
     keepalive: tcpKeepaliveOf(cluster.config),
   };
 }

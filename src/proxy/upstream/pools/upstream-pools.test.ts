@@ -123,7 +123,7 @@ describe('UpstreamPools', { timeout: 20_000 }, () => {
 });
 
 describe('poolSettings', { timeout: 20_000 }, () => {
-  it('reads the idle timeout, requests per connection and HTTP/2 streams from HttpProtocolOptions, and TCP keepalive (seconds) from the connection options', () => {
+  it('reads the idle timeout, requests per connection, connection duration and HTTP/2 streams from HttpProtocolOptions, and TCP keepalive (seconds) from the connection options', () => {
     const cluster = clusterWith(new Limits(), {
       connectTimeoutMs: 250,
       config: {
@@ -131,7 +131,7 @@ describe('poolSettings', { timeout: 20_000 }, () => {
         typedExtensionProtocolOptions: {
           'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
             '@type': HTTP_PROTOCOL_OPTIONS_TYPE,
-            commonHttpProtocolOptions: { idleTimeout: '30s', maxRequestsPerConnection: 100 },
+            commonHttpProtocolOptions: { idleTimeout: '30s', maxRequestsPerConnection: 100, maxConnectionDuration: '10s' },
             explicitHttpConfig: { http2ProtocolOptions: { maxConcurrentStreams: 50 } },
           },
         },
@@ -139,12 +139,12 @@ describe('poolSettings', { timeout: 20_000 }, () => {
       },
     });
     assert.deepEqual(poolSettings(cluster), {
-      connectTimeoutMs: 250, idleTimeoutMs: 30_000, maxRequestsPerConnection: 100, maxConcurrentStreams: 50, keepalive: { initialDelayMs: 300_000, intervalMs: 75_000, probes: 9 },
+      connectTimeoutMs: 250, idleTimeoutMs: 30_000, maxRequestsPerConnection: 100, maxConcurrentStreams: 50, maxConnectionDurationMs: 10_000, keepalive: { initialDelayMs: 300_000, intervalMs: 75_000, probes: 9 },
     });
   });
 
   it('uses Envoy\'s defaults: a one-hour idle timeout and no other limit', () => {
-    assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, keepalive: undefined });
+    assert.deepEqual(poolSettings(clusterWith(new Limits())), { connectTimeoutMs: 1000, idleTimeoutMs: 3_600_000, maxRequestsPerConnection: Infinity, maxConcurrentStreams: Infinity, maxConnectionDurationMs: 0, keepalive: undefined });
   });
 });
 
