@@ -18,9 +18,8 @@ const DEFAULT_BASE_INTERVAL_MS = 25;
 /**
  * Envoy's retry policy with its defaults: one retry, no per-try timeout, back-off from 25 ms
  * capped at ten times the base. Conditions in `retryOn` that Envoy does not know are ignored, as
- * Envoy ignores them. Of the retry extensions only the previous_hosts predicate is applied; the
- * previous_priorities retry priority is accepted (Istio sends it for retryRemoteLocalities) but
- * does not change which priority a retry uses.
+ * Envoy ignores them. The retry extensions are the previous_hosts predicate and the
+ * previous_priorities retry priority (Istio's retryRemoteLocalities), each of which a retry avoids.
  */
 export function compileRetryPolicy(policy: EnvoyRetryPolicy, at: string, problems: Problems): RetryPolicy {
   const retryOn = new Set<RetryCondition>();
@@ -49,8 +48,10 @@ export function compileRetryPolicy(policy: EnvoyRetryPolicy, at: string, problem
     else problems.add(`${at}.retryHostPredicate[${i}]`, `"${predicate.name}" is not a retry host predicate Weft knows (only ${PREVIOUS_HOSTS.name})`);
   });
   const priority = policy.retryPriority;
-  if (priority !== undefined && (priority.name ?? '') !== '' && !isExtension(priority, PREVIOUS_PRIORITIES)) {
-    problems.add(`${at}.retryPriority`, `"${priority.name}" is not a retry priority Weft knows (only ${PREVIOUS_PRIORITIES.name})`);
+  let avoidPreviousPriorities = false;
+  if (priority !== undefined && (priority.name ?? '') !== '') {
+    if (isExtension(priority, PREVIOUS_PRIORITIES)) avoidPreviousPriorities = true;
+    else problems.add(`${at}.retryPriority`, `"${priority.name}" is not a retry priority Weft knows (only ${PREVIOUS_PRIORITIES.name})`);
   }
 
   return {
@@ -60,6 +61,7 @@ export function compileRetryPolicy(policy: EnvoyRetryPolicy, at: string, problem
     retriableStatusCodes: new Set(policy.retriableStatusCodes ?? []),
     backOff: { baseMs, maxMs: maxMs ?? baseMs * 10 },
     avoidPreviousHosts,
+    avoidPreviousPriorities,
     hostSelectionRetryMaxAttempts: policy.hostSelectionRetryMaxAttempts !== undefined && policy.hostSelectionRetryMaxAttempts > 0 ? policy.hostSelectionRetryMaxAttempts : 1,
   };
 }

@@ -38,6 +38,8 @@ export interface RetryPolicy {
   readonly backOff: { readonly baseMs: number; readonly maxMs: number };
   /** Retry on another host than the ones already tried (previous_hosts predicate). */
   readonly avoidPreviousHosts: boolean;
+  /** Retry in another priority than the ones already tried (previous_priorities; Istio's retryRemoteLocalities). */
+  readonly avoidPreviousPriorities: boolean;
   readonly hostSelectionRetryMaxAttempts: number;
 }
 

@@ -387,7 +387,7 @@ describe('forwarding', () => {
     assert.deepEqual(untouched, head({ path: '/b' }));
   });
 
-  it('compiles a retry policy with Envoy\'s defaults and the previous_hosts predicate', () => {
+  it('compiles a retry policy with Envoy\'s defaults, the previous_hosts predicate and the previous_priorities retry priority', () => {
     const t = routes(
       {
         name: 'full',
@@ -401,6 +401,7 @@ describe('forwarding', () => {
             retriableStatusCodes: [503, 504],
             retryBackOff: { baseInterval: '0.1s', maxInterval: '0.5s' },
             retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
+            retryPriority: { name: 'envoy.retry_priorities.previous_priorities', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig', updateFrequency: 2 } },
             hostSelectionRetryMaxAttempts: 5,
           },
         },
@@ -415,6 +416,7 @@ describe('forwarding', () => {
       retriableStatusCodes: new Set([503, 504]),
       backOff: { baseMs: 100, maxMs: 500 },
       avoidPreviousHosts: true,
+      avoidPreviousPriorities: true,
       hostSelectionRetryMaxAttempts: 5,
     });
     assert.deepEqual(forward(t.match(request({ path: '/defaults' }), 0)).retry?.backOff, { baseMs: 40, maxMs: 400 });
@@ -425,6 +427,7 @@ describe('forwarding', () => {
       retriableStatusCodes: new Set(),
       backOff: { baseMs: 25, maxMs: 250 },
       avoidPreviousHosts: false,
+      avoidPreviousPriorities: false,
       hostSelectionRetryMaxAttempts: 1,
     });
   });

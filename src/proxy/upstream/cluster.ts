@@ -77,6 +77,8 @@ export interface LoadBalancerContext {
   readonly hash?: bigint;
   /** Hosts already tried by this request (previous_hosts). */
   readonly avoid?: ReadonlySet<UpstreamHost>;
+  /** Priorities already tried by this request (previous_priorities): the lowest other priority with hosts takes the retry. */
+  readonly avoidPriorities?: ReadonlySet<number>;
   /** The original destination (`address:port`), for ORIGINAL_DST clusters. */
   readonly originalDestination?: string;
 }

@@ -97,6 +97,7 @@ export class ForwardedRequest {
   #timeouts: RequestTimeouts = { globalMs: 0, perTryMs: 0 };
   #lbContext: LoadBalancerContext = {};
   #tried: Set<UpstreamHost> | undefined;
+  #triedPriorities: Set<number> | undefined;
   #setCookies: readonly string[] = [];
   /** null: the request has no body; undefined: the body streams as is (nothing may need it twice). */
   #tee: RequestBodyTee | null | undefined;
@@ -149,10 +150,12 @@ export class ForwardedRequest {
     const hash = requestHash(action.hashPolicies, head, exchange.downstream);
     this.#setCookies = hash.setCookies;
     this.#tried = action.retry?.avoidPreviousHosts === true ? new Set() : undefined;
+    this.#triedPriorities = action.retry?.avoidPreviousPriorities === true ? new Set() : undefined;
     const originalDestination = cluster.config.type === 'ORIGINAL_DST' ? hostPort(exchange.downstream.localAddress, exchange.downstream.localPort) : undefined;
     this.#lbContext = {
       ...(hash.hash !== undefined ? { hash: hash.hash } : {}),
       ...(this.#tried !== undefined ? { avoid: this.#tried } : {}),
+      ...(this.#triedPriorities !== undefined ? { avoidPriorities: this.#triedPriorities } : {}),
       ...(originalDestination !== undefined ? { originalDestination } : {}),
     };
 
@@ -200,6 +203,7 @@ export class ForwardedRequest {
       const host = this.#cluster.picker().pick(this.#lbContext);
       if (host === undefined) return this.#reply({ status: 503, flag: 'UH', details: 'no_healthy_upstream', body: 'no healthy upstream' });
       this.#tried?.add(host);
+      this.#triedPriorities?.add(host.priority);
       this.#attempts++;
       info.upstreamHost = host.id;
       info.attemptCount = this.#attempts;

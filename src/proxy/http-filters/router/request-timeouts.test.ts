@@ -13,7 +13,7 @@ function action(timeoutMs: number, perTryTimeoutMs = 0, maxGrpcTimeoutMs?: numbe
     timeoutMs,
     retry: {
       retryOn: new Set(), numRetries: 1, perTryTimeoutMs, retriableStatusCodes: new Set(), backOff: { baseMs: 25, maxMs: 250 },
-      avoidPreviousHosts: false, hostSelectionRetryMaxAttempts: 1,
+      avoidPreviousHosts: false, avoidPreviousPriorities: false, hostSelectionRetryMaxAttempts: 1,
     },
     rewrite: () => {},
     hashPolicies: [],

@@ -11,6 +11,7 @@ function policy(retryOn: RetryCondition[], retriableStatusCodes: number[] = []):
     retriableStatusCodes: new Set(retriableStatusCodes),
     backOff: { baseMs: 25, maxMs: 250 },
     avoidPreviousHosts: false,
+    avoidPreviousPriorities: false,
     hostSelectionRetryMaxAttempts: 1,
   };
 }

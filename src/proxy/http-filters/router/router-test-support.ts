@@ -43,6 +43,7 @@ export function forwardTo(clusterName: string, init: RouteInit = {}): RouteEntry
     retriableStatusCodes: new Set(),
     backOff: { baseMs: 5, maxMs: 50 },
     avoidPreviousHosts: false,
+    avoidPreviousPriorities: false,
     hostSelectionRetryMaxAttempts: 1,
     ...init.retry,
   };

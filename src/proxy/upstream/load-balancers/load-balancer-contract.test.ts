@@ -144,6 +144,16 @@ for (const subject of subjects) {
       assertShare((seen.get(p1[0]) ?? 0) + (seen.get(p1[1]) ?? 0), 0.3, 0.02, 'priority 1');
     });
 
+    it('sends a retry that already tried priority 0 to priority 1 (previous_priorities), and back to 0 when it tried both', () => {
+      const lb = subject.make();
+      const p0 = [testHost(1), testHost(2)];
+      const p1 = [testHost(3, { priority: 1 }), testHost(4, { priority: 1 })];
+      lb.update(hostSet([...p0, ...p1]));
+      const picker = lb.picker();
+      for (let i = 0; i < 100; i++) assert.ok(p1.includes(picker.pick(context(subject, i, { avoidPriorities: new Set([0]) })) as EndpointHost));
+      for (let i = 0; i < 100; i++) assert.ok(p0.includes(picker.pick(context(subject, i, { avoidPriorities: new Set([0, 1]) })) as EndpointHost));
+    });
+
     it('weighs localities when the cluster asks for it, and gives none to a locality without weight', () => {
       const lb = subject.make({ localityWeighted: true });
       const a = testHost(1, { locality: 'r/a' });

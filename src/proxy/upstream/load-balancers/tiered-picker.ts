@@ -48,10 +48,14 @@ export class TieredPicker implements Picker {
     this.#onPanic = options.onPanic;
   }
 
+  #level(context: LoadBalancerContext): Tier {
+    return chooseTier(this.#tiers, this.#tiers[this.#chooseLevel(context)]!, context.avoidPriorities);
+  }
+
   pick(context: LoadBalancerContext): UpstreamHost | undefined {
     const tiers = this.#tiers;
     if (tiers.length === 0) return undefined;
-    const tier = tiers[this.#chooseLevel(context)]!;
+    const tier = this.#level(context);
     if (tier.level.panic) this.#onPanic?.();
     const host = (tier.localities?.next() ?? tier.whole).choose(context);
     const avoid = context.avoid;
@@ -64,6 +68,12 @@ export class TieredPicker implements Picker {
     }
     return host;
   }
+}
+
+/** A priority level is chosen by the plan's loads, except that one already tried is passed over for the next untried. */
+function chooseTier(tiers: readonly Tier[], chosen: Tier, avoid: ReadonlySet<number> | undefined): Tier {
+  if (avoid === undefined || avoid.size === 0 || !avoid.has(chosen.level.priority)) return chosen;
+  return tiers.find((t) => !avoid.has(t.level.priority)) ?? chosen;
 }
 
 function tier(level: PriorityLevel, options: TieredPickerOptions): Tier {
