@@ -391,14 +391,19 @@ describe('translateVirtualService: timeout and retries', () => {
     assert.equal(routes[0]?.route?.maxGrpcTimeout, '1.5s');
   });
 
-  it('retries as Istio does by default: twice, on connect failures, refused streams, unavailable, cancelled', () => {
+  it('retries as Istio does by default: twice, on connect failures, refused streams, unavailable, cancelled and 503, also when a rule sets only attempts', () => {
     assert.deepEqual(translate(`
 - route: [{ destination: { host: reviews } }]`)[0]?.route?.retryPolicy, {
       retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
       numRetries: 2,
       retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
       hostSelectionRetryMaxAttempts: 5,
+      retriableStatusCodes: [503],
     });
+    const attemptsOnly = translate(`
+- retries: { attempts: 3 }
+  route: [{ destination: { host: reviews } }]`)[0]?.route?.retryPolicy;
+    assert.deepEqual([attemptsOnly?.numRetries, attemptsOnly?.retryOn, attemptsOnly?.retriableStatusCodes], [3, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', [503]]);
   });
 
   it('translates retries: attempts, perTryTimeout, bare status codes, remote localities, previous hosts, backoff', () => {

@@ -436,7 +436,8 @@ export function translateRetryPolicy(retries: HTTPRetry | undefined, meshDefault
   if (attempts <= 0) return undefined;
   const retryOnText = retries !== undefined ? retries.retryOn : meshDefault.retryOn;
   let retryOn = DEFAULT_RETRY_ON;
-  let codes: number[] = [];
+  // Istio's default policy retries a 503 (retriable-status-codes) unless retryOn says otherwise.
+  let codes: number[] = [503];
   if (retryOnText !== undefined && retryOnText.trim() !== '') {
     const tokens = retryOnText.split(',').map((t) => t.trim()).filter((t) => t !== '');
     codes = tokens.filter(isStatusCode).map(Number);

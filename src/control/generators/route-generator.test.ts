@@ -98,6 +98,7 @@ describe('RouteGenerator for a sidecar', () => {
         numRetries: 2,
         retryHostPredicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }],
         hostSelectionRetryMaxAttempts: 5,
+        retriableStatusCodes: [503],
       },
     });
     assert.equal(outcome.entry.decorator?.operation, 'ratings.default.svc.cluster.local:9080/*');

@@ -19,6 +19,6 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = {
   outboundTrafficPolicy: 'ALLOW_ANY',
   connectTimeout: '10s',
   enableAutoMtls: true,
-  defaultHttpRetryPolicy: { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes' },
+  defaultHttpRetryPolicy: { attempts: 2, retryOn: 'connect-failure,refused-stream,unavailable,cancelled,503' },
   ingressGatewayLabels: { istio: 'ingressgateway' },
 };
