@@ -157,9 +157,29 @@ describe('Http2ConnectionPool', { timeout: 20_000 }, () => {
     p.close();
   });
 
-  it('waits for a free stream when the upstream allows one concurrent stream', async () => {
+  it('opens another connection when every one is at the upstream\'s stream limit', async () => {
     const narrow = await startUpstream({ maxConcurrentStreams: 1 });
     const limits = new Limits();
+    const p = pool(limits, {}, narrow.port);
+    const first = p.request(head('/hold'), null, { signal: noSignal() });
+    await waitFor(() => narrow.held.length === 1);
+    const second = p.request(head('/hold'), null, { signal: noSignal() });
+    await waitFor(() => narrow.held.length === 2);
+    assert.equal(limits.used.connections, 2);
+    assert.equal(limits.used.pendingRequests, 0);
+    for (const stream of narrow.held.splice(0)) {
+      stream.respond({ ':status': 200 });
+      stream.end('held');
+    }
+    assert.equal(ok(await first).status, 200);
+    assert.equal(ok(await second).status, 200);
+    p.close();
+    await stopUpstream(narrow);
+  });
+
+  it('waits for a free stream when the connections circuit breaker allows no other connection', async () => {
+    const narrow = await startUpstream({ maxConcurrentStreams: 1 });
+    const limits = new Limits({ connections: 1 });
     const p = pool(limits, {}, narrow.port);
     const first = p.request(head('/hold'), null, { signal: noSignal() });
     await waitFor(() => narrow.held.length === 1);

@@ -32,9 +32,9 @@ const OVERFLOW: UpstreamResult = { ok: false, error: { kind: 'overflow' } };
 const ABORTED: UpstreamResult = { ok: false, error: { kind: 'aborted' } };
 
 /**
- * HTTP/2 to one host, h2c with prior knowledge or h2 over TLS: one session carries concurrent
- * streams, up to our `maxConcurrentStreams` and the upstream's SETTINGS; requests beyond wait as
- * pending. A session that received GOAWAY, failed, reached `maxRequestsPerConnection` or sat idle
+ * HTTP/2 to one host, h2c with prior knowledge or h2 over TLS: a session carries concurrent
+ * streams, up to our `maxConcurrentStreams` and the upstream's SETTINGS; beyond, another session
+ * is opened if the connections circuit breaker allows, else requests wait as pending. A session that received GOAWAY, failed, reached `maxRequestsPerConnection` or sat idle
  * is retired and the next request opens a new one; a retired session finishes its streams and
  * closes. gRPC works as any request: trailers arrive on the response's `trailers` promise.
  */
@@ -42,8 +42,6 @@ export class Http2ConnectionPool implements HttpConnectionPool {
   readonly protocol = 'http2';
   readonly #deps: PoolDeps;
   readonly #sessions = new Set<Session>();
-  /** The session new streams go to; retired sessions are only in #sessions. */
-  #current: Session | undefined;
   readonly #queue: PoolRequest[] = [];
   #active = 0;
   #closed = false;
@@ -65,8 +63,8 @@ export class Http2ConnectionPool implements HttpConnectionPool {
     return new Promise((resolve) => {
       const request = new PoolRequest(head, body, options.signal, host, stats, releaseRequest, resolve);
       this.#active++;
-      const session = this.#current;
-      if (session !== undefined && this.#hasCapacity(session)) {
+      const session = this.#available();
+      if (session !== undefined) {
         this.#dispatch(session, request);
         return;
       }
@@ -114,21 +112,25 @@ export class Http2ConnectionPool implements HttpConnectionPool {
     return session.state === 'ready' && session.active < this.#capacity(session) && session.started < this.#deps.settings.maxRequestsPerConnection;
   }
 
-  /** Starts waiting requests on the current session, opening one when there is none. */
+  /** A session that takes another stream now. */
+  #available(): Session | undefined {
+    for (const session of this.#sessions) if (this.#hasCapacity(session)) return session;
+    return undefined;
+  }
+
+  /**
+   * Starts waiting requests on sessions with room; when every session is at its stream limit, opens
+   * another (as Envoy does), as far as the connections circuit breaker allows, one at a time.
+   */
   #wake(): void {
     while (this.#queue.length > 0 && !this.#closed) {
-      const session = this.#current;
-      if (session === undefined) {
-        if (this.#open() === undefined) return;
+      const session = this.#available();
+      if (session !== undefined) {
+        this.#dispatch(session, this.#queue.shift()!);
         continue;
       }
-      if (session.state === 'connecting') return;
-      if (session.started >= this.#deps.settings.maxRequestsPerConnection) {
-        this.#retire(session);
-        continue;
-      }
-      if (session.active >= this.#capacity(session)) return;
-      this.#dispatch(session, this.#queue.shift()!);
+      for (const s of this.#sessions) if (s.state === 'connecting') return;
+      if (this.#open() === undefined) return;
     }
   }
 
@@ -154,7 +156,6 @@ export class Http2ConnectionPool implements HttpConnectionPool {
         this.#wake();
       }, settings.maxConnectionDurationMs);
     }
-    this.#current = session;
     socket.once('error', (error: Error) => {
       if (!isConnected(socket)) session.failure = connectFailure(error, socket);
     });
@@ -180,7 +181,6 @@ export class Http2ConnectionPool implements HttpConnectionPool {
       if (session.idleTimer !== undefined) timers.clearTimeout(session.idleTimer);
       if (session.durationTimer !== undefined) timers.clearTimeout(session.durationTimer);
       this.#sessions.delete(session);
-      if (this.#current === session) this.#current = undefined;
       session.release?.();
       if (wasConnecting) {
         // The requests waiting were waiting for this connection: they fail as it did (UF).
@@ -199,7 +199,6 @@ export class Http2ConnectionPool implements HttpConnectionPool {
   #retire(session: Session): void {
     if (session.state === 'closed') return;
     session.state = 'draining';
-    if (this.#current === session) this.#current = undefined;
     if (session.active === 0) session.client.close();
   }
 
@@ -221,10 +220,7 @@ export class Http2ConnectionPool implements HttpConnectionPool {
     request.attached();
     session.active++;
     session.started++;
-    if (session.started >= this.#deps.settings.maxRequestsPerConnection) {
-      session.state = 'draining';
-      if (this.#current === session) this.#current = undefined;
-    }
+    if (session.started >= this.#deps.settings.maxRequestsPerConnection) session.state = 'draining';
     const body = request.body;
     let stream: http2.ClientHttp2Stream;
     try {
