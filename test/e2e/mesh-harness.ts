@@ -261,6 +261,11 @@ spec:
     hosts: ["*"]
 `;
 
+export interface MeshOptions {
+  /** The gateway's locality, `region/zone/subzone`. */
+  readonly locality?: string;
+}
+
 /**
  * The control plane with a config directory, and the ingress gateway it feeds. Tests write YAML
  * with `apply` (or `configure`, which waits until the gateway runs it), send requests through the
@@ -278,13 +283,14 @@ export class Mesh {
   #nextToken = 0;
   readonly #markers = new Map<string, string[]>();
 
-  private constructor(dir: string, controlPlane: RunningControlPlane) {
+  private constructor(dir: string, controlPlane: RunningControlPlane, options: MeshOptions) {
     this.#dir = dir;
     this.#controlPlane = controlPlane;
     this.#proxy = spawn(process.execPath, [
       WEFT, 'proxy', '--type', 'router', '--pod-name', 'istio-ingressgateway-1', '--namespace', 'istio-system', '--label', 'istio=ingressgateway',
       '--xds-address', `127.0.0.1:${controlPlane.xdsPort}`, '--admin-address', '127.0.0.1:0', '--health-address', '127.0.0.1:0', '--stats-address', '127.0.0.1:0',
       '--bind-address', '127.0.0.1', '--port-map', '80=0', '--access-log', '-', '--access-log-format', 'json', '--termination-drain-duration', '1s',
+      ...(options.locality !== undefined ? ['--locality', options.locality] : []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     this.#proxy.stdout!.on('data', (chunk: Buffer) => {
@@ -296,13 +302,13 @@ export class Mesh {
   }
 
   /** Starts the control plane with the gateway, then the gateway proxy, and waits until it listens on port 80's listener. */
-  static async start(): Promise<Mesh> {
+  static async start(options: MeshOptions = {}): Promise<Mesh> {
     const dir = mkdtempSync(join(tmpdir(), 'weft-mesh-'));
     writeFileSync(join(dir, 'gateway.yaml'), GATEWAY_YAML);
     const controlPlane = await startControlPlane({
       config: { directory: dir }, xdsAddress: '127.0.0.1:0', debugAddress: '127.0.0.1:0', logger: silent, push: { debounceQuietMs: 10, debounceMaxMs: 100 },
     });
-    const mesh = new Mesh(dir, controlPlane);
+    const mesh = new Mesh(dir, controlPlane, options);
     try {
       await mesh.#ready();
     } catch (error) {

@@ -14,9 +14,11 @@ import { Blackhole, eventually, GATEWAY, Mesh, serviceYaml, sleep, type Reply, t
 
 let mesh: Mesh;
 const upstreams: Upstream[] = [];
+/** Where the gateway runs, for locality balancing. */
+const GATEWAY_LOCALITY = 'us-east/zone-a';
 
 before(async () => {
-  mesh = await Mesh.start();
+  mesh = await Mesh.start({ locality: GATEWAY_LOCALITY });
 });
 
 after(async () => {
@@ -635,5 +637,244 @@ spec:
     assert.ok(seen.every((s) => s.httpVersion === '2.0' && s.streamsOnConnection === 1), `streams per connection at arrival: ${seen.map((s) => s.streamsOnConnection)}`);
     assert.equal(new Set(seen.map((s) => s.connection)).size, 3, 'three connections at once');
     assert.ok(replies.every((r) => r.ms < 400 + 200), `all answered in about one upstream delay: ${replies.map((r) => Math.round(r.ms))} ms`);
+  });
+});
+
+/** Hosts of `cluster` that /clusters shows ejected by outlier detection, as `address:port`. */
+async function ejected(cluster: string): Promise<string[]> {
+  return (await mesh.admin('/clusters')).split('\n')
+    .filter((l) => l.startsWith(`${cluster}::`) && l.endsWith('::health_flags::/failed_outlier_check'))
+    .map((l) => l.slice(cluster.length + 2, l.indexOf('::health_flags::')));
+}
+
+describe('outlier detection: DestinationRule outlierDetection', () => {
+  const HOST = 'catalog.test';
+  let good: Upstream;
+  let bad: Upstream;
+  let other: Upstream;
+
+  before(async () => {
+    good = await upstream('catalog-good');
+    bad = await upstream('catalog-bad');
+    other = await upstream('catalog-other');
+    mesh.apply('outlier-service', serviceYaml('catalog', { name: 'http', number: 9090 }, [{ upstream: good }, { upstream: bad }, { upstream: other }]));
+    await mesh.waitForHosts(cluster('catalog', 9090), 3);
+  });
+
+  it('ejects a host after consecutive5xxErrors 5xx in a row: it gets nothing until baseEjectionTime has passed, then traffic again', async () => {
+    good.answer = () => ({});
+    other.answer = () => ({});
+    bad.answer = () => ({ status: 503 });
+    await mesh.configure('outlier', `${gatewayRoute('catalog-eject', HOST, '  - route: [{destination: {host: catalog}}]\n    retries: {attempts: 0}\n')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: catalog-eject, namespace: default}
+spec:
+  host: catalog
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 3, interval: 0.5s, baseEjectionTime: 3s, maxEjectionPercent: 50}
+`);
+    const token = mesh.token('eject');
+    const replies = await many(30, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    assert.equal(bad.saw(token).length, 3, 'the third 503 in a row ejects it');
+    assert.equal(count(replies, (r) => r.status === 503), 3);
+    assert.deepEqual(replies.slice(-15).map((r) => r.status), new Array(15).fill(200));
+    assert.deepEqual(await ejected(cluster('catalog', 9090)), [`${bad.address}:${bad.port}`]);
+    const stats = await mesh.stats();
+    assert.equal(stats.get(`cluster.${cluster('catalog', 9090)}.outlier_detection.ejections_active`), 1);
+    assert.equal(stats.get(`cluster.${cluster('catalog', 9090)}.outlier_detection.ejections_enforced_consecutive_5xx`), 1);
+
+    bad.answer = () => ({});
+    const back = mesh.token('back');
+    await eventually(async () => {
+      await mesh.send(`/${back}`, { host: HOST });
+      return bad.saw(back).length > 0;
+    }, 'the ejected host back after 3 s', 6_000);
+    assert.deepEqual(await ejected(cluster('catalog', 9090)), []);
+  });
+
+  it('below minHealthPercent, balances over every host again (panic) rather than none', async () => {
+    good.answer = () => ({});
+    for (const u of [bad, other]) u.answer = () => ({ status: 503 });
+    await mesh.configure('outlier', `${gatewayRoute('catalog-panic', HOST, '  - route: [{destination: {host: catalog}}]\n    retries: {attempts: 0}\n')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: catalog-panic, namespace: default}
+spec:
+  host: catalog
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 1, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100, minHealthPercent: 50}
+`);
+    const token = mesh.token('panic');
+    await many(12, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    const late = mesh.token('panic-late');
+    await many(12, 1, (i) => mesh.send(`/${late}-${i}`, { host: HOST }));
+    assert.equal((await ejected(cluster('catalog', 9090))).length, 2, 'both failing hosts ejected: 1 of 3 healthy, under 50%');
+    assert.ok(bad.saw(late).length > 0 && other.saw(late).length > 0, 'in panic the ejected hosts take traffic again');
+  });
+  it('with every host ejected and minHealthPercent 0 (Istio\'s default), answers 503 UH: no healthy upstream', async () => {
+    for (const u of [good, bad, other]) u.answer = () => ({ status: 503 });
+    await mesh.configure('outlier', `${gatewayRoute('catalog-all', HOST, '  - route: [{destination: {host: catalog}}]\n    retries: {attempts: 0}\n')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: catalog-all, namespace: default}
+spec:
+  host: catalog
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    outlierDetection: {consecutive5xxErrors: 1, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+`);
+    const token = mesh.token('allout');
+    const replies = await many(6, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    assert.deepEqual(replies.map((r) => r.status), new Array(6).fill(503));
+    assert.deepEqual(replies.slice(3).map((r) => r.body), new Array(3).fill('no healthy upstream'));
+    const log = await mesh.accessLog(token, 6);
+    // Hosts ejected by the test before stay ejected (a DestinationRule change keeps ejections): each other host answers one 503.
+    const reached = good.saw(token).length + bad.saw(token).length + other.saw(token).length;
+    assert.ok(reached <= 3);
+    assert.equal(count(log, (l) => l.response_flags === 'UH'), 6 - reached, 'once every host is ejected, no healthy upstream');
+  });
+
+});
+
+describe('locality load balancing: DestinationRule localityLbSetting, with outlier detection', () => {
+  const HOST = 'inventory.test';
+  let local: Upstream;
+  let west: Upstream;
+  let europe: Upstream;
+
+  before(async () => {
+    local = await upstream('inventory-us-east');
+    west = await upstream('inventory-us-west');
+    europe = await upstream('inventory-eu-west');
+    const entry = (u: Upstream, locality: string): string => `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${u.name}, namespace: default}
+spec:
+  address: ${u.address}
+  locality: ${locality}
+  labels: {app: inventory}
+  ports: {http: ${u.port}}
+`;
+    mesh.apply('locality-service', `apiVersion: v1
+kind: Service
+metadata: {name: inventory, namespace: default}
+spec:
+  selector: {app: inventory}
+  ports: [{name: http, port: 9100, targetPort: 9100}]
+---
+${entry(local, `${GATEWAY_LOCALITY}`)}---
+${entry(west, 'us-west/zone-b')}---
+${entry(europe, 'eu-west/zone-c')}`);
+    await mesh.waitForHosts(cluster('inventory', 9100), 3);
+  });
+
+  const policy = (name: string, outlier: boolean, lb = ''): string => `${gatewayRoute(name, HOST, '  - route: [{destination: {host: inventory}}]\n    retries: {attempts: 0}\n')}---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: default}
+spec:
+  host: inventory
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN${lb}}
+${outlier ? '    outlierDetection: {consecutive5xxErrors: 1, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}\n' : ''}`;
+
+  it('without outlier detection, balances over every locality (Istio turns locality priority on only with it)', async () => {
+    for (const u of [local, west, europe]) u.answer = () => ({});
+    await mesh.configure('locality', policy('inventory-flat', false));
+    const token = mesh.token('flat');
+    await many(9, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    assert.deepEqual([local, west, europe].map((u) => u.saw(token).length), [3, 3, 3]);
+  });
+
+  it('keeps traffic in the gateway\'s own zone, and fails over to the next region (failover: us-east to eu-west) when the local host is ejected', async () => {
+    for (const u of [local, west, europe]) u.answer = () => ({});
+    await mesh.configure('locality', policy('inventory-failover', true, ', localityLbSetting: {enabled: true, failover: [{from: us-east, to: eu-west}]}'));
+    const token = mesh.token('local');
+    await many(10, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    assert.deepEqual([local, west, europe].map((u) => u.saw(token).length), [10, 0, 0], 'all in us-east/zone-a');
+
+    local.answer = () => ({ status: 503 });
+    const failover = mesh.token('failover');
+    const replies = await many(10, 1, (i) => mesh.send(`/${failover}-${i}`, { host: HOST }));
+    assert.equal(replies[0]!.status, 503, 'the local host\'s one 503 ejects it');
+    assert.deepEqual(replies.slice(1).map((r) => r.status), new Array(9).fill(200));
+    assert.deepEqual([local, west, europe].map((u) => u.saw(failover).length), [1, 0, 9], 'then everything to eu-west, as failover says, not us-west');
+  });
+});
+
+describe('rate limiting: LocalRateLimit (policy.weft.dev/v1alpha1)', () => {
+  const HOST = 'limited.test';
+  let app: Upstream;
+
+  before(async () => {
+    app = await upstream('limited-app');
+    mesh.apply('ratelimit-service', serviceYaml('limited', { name: 'http', number: 9200 }, [{ upstream: app }]));
+    await mesh.waitForHosts(cluster('limited', 9200), 1);
+    mesh.apply('ratelimit-routes', `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: limited, namespace: default}
+spec:
+  hosts: [${HOST}]
+  gateways: [${GATEWAY}]
+  http:
+  - name: login
+    match: [{uri: {prefix: /login}}]
+    route: [{destination: {host: limited}}]
+  - name: everything-else
+    route: [{destination: {host: limited}}]
+`);
+  });
+
+  after(() => {
+    mesh.apply('ratelimit', '');
+  });
+
+  it('limits one named route with its own bucket: 429 local_rate_limited with flag RL and x-ratelimit headers, other routes untouched', async () => {
+    mesh.apply('ratelimit', `apiVersion: policy.weft.dev/v1alpha1
+kind: LocalRateLimit
+metadata: {name: login-limit, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  routes:
+  - virtualService: default/limited
+    route: login
+    tokenBucket: {maxTokens: 3, tokensPerFill: 3, fillInterval: 1h}
+`);
+    const probe = mesh.token('probe');
+    await eventually(async () => (await mesh.send(`/login/${probe}`, { host: HOST })).headers['x-ratelimit-limit'] !== undefined, 'the route limit at the gateway');
+    const token = mesh.token('login');
+    const replies = await many(5, 1, (i) => mesh.send(`/login/${token}-${i}`, { host: HOST }));
+    const limited = replies.filter((r) => r.status === 429);
+    assert.ok(limited.length >= 3, `with at most 2 tokens left, at least 3 of 5 are refused: ${replies.map((r) => r.status)}`);
+    for (const reply of limited) {
+      assert.equal(reply.body, 'local_rate_limited');
+      assert.equal(reply.headers['x-ratelimit-limit'], '3');
+      assert.equal(reply.headers['x-ratelimit-remaining'], '0');
+    }
+    assert.equal(app.saw(token).length, 5 - limited.length, 'a refused request never reaches the app');
+    const log = await mesh.accessLog(token, 5);
+    assert.equal(count(log, (l) => l.response_code === 429 && l.response_flags === 'RL'), limited.length);
+    const other = mesh.token('other');
+    const unlimited = await many(10, 1, (i) => mesh.send(`/${other}-${i}`, { host: HOST }));
+    assert.deepEqual(unlimited.map((r) => r.status), new Array(10).fill(200));
+  });
+
+  it('limits everything a gateway routes with the workload\'s bucket', async () => {
+    mesh.apply('ratelimit', `apiVersion: policy.weft.dev/v1alpha1
+kind: LocalRateLimit
+metadata: {name: gateway-limit, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  tokenBucket: {maxTokens: 4, tokensPerFill: 4, fillInterval: 1h}
+  status: 503
+`);
+    const probe = mesh.token('probe');
+    await eventually(async () => (await mesh.send(`/${probe}`, { host: HOST })).headers['x-ratelimit-limit'] === '4', 'the gateway\'s bucket');
+    const token = mesh.token('gw');
+    const replies = await many(6, 1, (i) => mesh.send(`/${token}-${i}`, { host: HOST }));
+    assert.ok(replies.slice(-2).every((r) => r.status === 503 && r.body === 'local_rate_limited'), `the bucket of 4 is empty by the fifth: ${replies.map((r) => r.status)}`);
   });
 });
