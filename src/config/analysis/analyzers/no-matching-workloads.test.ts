@@ -124,7 +124,7 @@ spec:
     assert.deepEqual(run(pod('default', 'reviews') + limit('reviews')), []);
   });
 
-  it('takes a selector that a Gateway\'s selector satisfies to select the gateway\'s pods, which the input seldom has', () => {
+  it('takes a root-namespace selector that a Gateway\'s selector satisfies to select the gateway\'s pods, which the input seldom has; not one in another namespace', () => {
     const gateway = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: {name: public, namespace: default}
@@ -135,5 +135,6 @@ spec:
 `;
     assert.deepEqual(run(gateway + pod('istio-system', 'ratings') + policy('istio-system', 'istio-ingressgateway')), []);
     assert.equal(run(gateway + pod('istio-system', 'ratings') + policy('istio-system', 'istio-egressgateway')).length, 1);
+    assert.equal(run(gateway + pod('default', 'ratings') + policy('default', 'istio-ingressgateway')).length, 1, 'the gateway runs in istio-system, not default');
   });
 });
