@@ -157,6 +157,34 @@ for (const mode of ['explicit', 'transparent', 'explicit --shared-loopback'] as 
       }
     });
 
+    it('LocalRateLimit: the details sidecar refuses requests beyond its bucket with 429 local_rate_limited; other services are not limited', async () => {
+      const limit = join(mesh.stateDir, 'details-limit.yaml');
+      writeFileSync(limit, [
+        'apiVersion: policy.weft.dev/v1alpha1',
+        'kind: LocalRateLimit',
+        'metadata: {name: details-limit, namespace: default}',
+        'spec:',
+        '  selector: {matchLabels: {app: details}}',
+        '  tokenBucket: {maxTokens: 2, tokensPerFill: 2, fillInterval: 1h}',
+        '',
+      ].join('\n'));
+      const client = (await mesh.status()).workloads.find((w) => w.name === 'echo-client')!.replicas[0]!;
+      const probe = async (url: string, count: number): Promise<{ statuses: Record<string, number>; results: { body?: unknown }[] }> =>
+        JSON.parse((await get(`http://${client.endpoints['8080']}/fetch?url=${encodeURIComponent(url)}&count=${count}&via=http`)).body) as { statuses: Record<string, number>; results: { body?: unknown }[] };
+      await applied(mesh, limit);
+      try {
+        // Whatever else calls details spends the same two tokens: wait until they are gone.
+        assert.ok(await mesh.until(async () => (await probe('http://details:9080/details/0', 1)).statuses['429'] === 1, 15_000), 'details never refused a request');
+        const refused = await probe('http://details:9080/details/0', 5);
+        assert.deepEqual(refused.statuses, { 429: 5 }, 'an empty bucket of 2 an hour refuses every request');
+        assert.equal((await probe('http://details:9080/details/0', 1)).results[0]!.body, 'local_rate_limited');
+        assert.deepEqual((await probe('http://ratings:9080/ratings/0', 5)).statuses, { 200: 5 });
+      } finally {
+        await deleted(mesh, limit);
+      }
+      assert.ok(await mesh.until(async () => (await probe('http://details:9080/details/0', 1)).statuses['200'] === 1, 15_000), 'details still limited after the limit was deleted');
+    });
+
     it('injects faults as Istio\'s task shows: a 7 s delay for jason makes the page give up on reviews after two 3 s tries; an abort fails ratings', async () => {
       const networking = join(SAMPLES, 'bookinfo/networking');
       const page = (user?: string) => get(`${mesh.gateway}/productpage`, user === undefined ? {} : { 'end-user': user }, 20_000);
