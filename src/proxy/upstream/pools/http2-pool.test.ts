@@ -212,6 +212,28 @@ describe('Http2ConnectionPool', { timeout: 20_000 }, () => {
     await stopUpstream(own);
   });
 
+  it('takes no new stream on a session older than maxConnectionDuration, and closes it when its streams end', async () => {
+    const own = await startUpstream();
+    const limits = new Limits();
+    const p = new Http2ConnectionPool({
+      cluster: clusterWith(limits, { upstreamProtocol: 'http2' }), host: hostAt(own.port), settings: { ...SETTINGS, maxConnectionDurationMs: 100 }, timers: realTimers, stats: poolStats(nullStats),
+    });
+    const held = p.request(head('/hold'), null, { signal: noSignal() });
+    await waitFor(() => own.held.length === 1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const fresh = ok(await p.request(head('/'), null, { signal: noSignal() }));
+    await text(fresh.body);
+    assert.equal(limits.used.connections, 2, 'a second session for the new request; the old one still carries its stream');
+    const stream = own.held.shift()!;
+    stream.respond({ ':status': 200 });
+    stream.end('held');
+    assert.equal(await text(ok(await held).body), 'held');
+    // Each session closes once it is past its time and its streams are done.
+    await waitFor(() => limits.used.connections === 0);
+    p.close();
+    await stopUpstream(own);
+  });
+
   it('replaces a session after maxRequestsPerConnection streams', async () => {
     const limits = new Limits();
     const p = pool(limits, { maxRequestsPerConnection: 2 });
