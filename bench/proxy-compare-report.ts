@@ -56,15 +56,15 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-const fixed = (value: number, digits: number): string => (Number.isNaN(value) ? '–' : value.toFixed(digits));
+export const fixed = (value: number, digits: number): string => (Number.isNaN(value) ? '–' : value.toFixed(digits));
 /** Three significant figures at most, no exponent. */
-const num = (value: number): string => (Number.isNaN(value) ? '–' : Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 10 ? value.toFixed(1) : value.toFixed(2));
-const ratio = (a: number, b: number): string => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : `${(a / b).toFixed(2)}×`);
-const mib = (bytes: number | undefined): string => (bytes === undefined ? '–' : (bytes / 1024 / 1024).toFixed(1));
+export const num = (value: number): string => (Number.isNaN(value) ? '–' : Math.abs(value) >= 100 ? value.toFixed(0) : Math.abs(value) >= 10 ? value.toFixed(1) : value.toFixed(2));
+export const ratio = (a: number, b: number): string => (Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '–' : `${(a / b).toFixed(2)}×`);
+export const mib = (bytes: number | undefined): string => (bytes === undefined ? '–' : (bytes / 1024 / 1024).toFixed(1));
 
-const cpuUsPerRequest = (r: LoadResult): number => (r.completed > 0 ? r.cpuNs / 1000 / r.completed : Number.NaN);
+export const cpuUsPerRequest = (r: LoadResult): number => (r.completed > 0 ? r.cpuNs / 1000 / r.completed : Number.NaN);
 /** The proxy's own CPU time over the window, in % of one core. */
-const proxyBusy = (r: LoadResult): number => (r.windowS > 0 ? r.cpuNs / 1e7 / r.windowS : Number.NaN);
+export const proxyBusy = (r: LoadResult): number => (r.windowS > 0 ? r.cpuNs / 1e7 / r.windowS : Number.NaN);
 
 class Runs {
   readonly #runs: readonly RunRecord[];

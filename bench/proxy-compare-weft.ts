@@ -123,7 +123,8 @@ spec:
   return `${documents.join('\n---\n')}\n`;
 }
 
-async function getJson(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+/** GET on 127.0.0.1 (the gateway's admin API), the body as text. */
+export async function getJson(port: number, urlPath: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.get({ host: '127.0.0.1', port, path: urlPath, timeout: 5_000 }, (response) => {
       let body = '';
@@ -144,14 +145,21 @@ interface ListenerStatus {
 export interface WeftOptions extends PeerOptions {
   /** The control plane's core (it is idle once the proxy is configured). */
   readonly controlPlaneCpu: number;
+  /** More Istio YAML documents served with the bench config (each starting with `---`). */
+  readonly extraYaml?: string;
+}
+
+export interface WeftPeer extends Peer {
+  /** The gateway's admin API port (`/stats`, `/config_dump`, `/clusters`). */
+  readonly adminPort: number;
 }
 
 /** Starts the control plane and the gateway; resolves once the gateway is LIVE with both listeners bound. */
-export async function startWeft(options: WeftOptions): Promise<Peer> {
+export async function startWeft(options: WeftOptions): Promise<WeftPeer> {
   const directory = path.join(options.directory, `weft-${options.extraClusters}`);
   const configDir = path.join(directory, 'config');
   mkdirSync(configDir, { recursive: true });
-  writeFileSync(path.join(configDir, 'bench.yaml'), benchConfigYaml(options.upstream, options.extraClusters));
+  writeFileSync(path.join(configDir, 'bench.yaml'), benchConfigYaml(options.upstream, options.extraClusters) + (options.extraYaml ?? ''));
   const xdsPort = await freePort();
   const debugPort = await freePort();
   const controlPlane = new Service('weft control-plane', process.execPath, [
@@ -189,7 +197,7 @@ export async function startWeft(options: WeftOptions): Promise<Peer> {
     const h1 = portOf(GATEWAY_HTTP_PORT);
     const ports: Ports = { h1, h2: h1, tcp: portOf(GATEWAY_TCP_PORT) };
     const gateway = proxy;
-    return { name: 'weft', ports, processes: () => gateway.processes(), stop };
+    return { name: 'weft', ports, adminPort, processes: () => gateway.processes(), stop };
   } catch (error) {
     await stop();
     throw error;
