@@ -52,3 +52,9 @@ export function hasToken(value: string | string[], token: string): boolean {
   }
   return false;
 }
+
+/** Adds a value after any the header has (a list when there are several), as Envoy appends. */
+export function appendHeader(headers: Headers, name: string, value: string): void {
+  const existing = headers[name];
+  headers[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+}

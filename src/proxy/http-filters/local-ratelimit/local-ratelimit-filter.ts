@@ -2,7 +2,7 @@ import type { Clock, Result } from '../../../core/index.ts';
 import { HTTP_FILTER, LOCAL_RATE_LIMIT_TYPE } from '../../../xds/envoy/index.ts';
 import type { HttpExchange, HttpFilter, HttpResponse } from '../../http/exchange.ts';
 import type { FilterDeps, HttpFilterFactory } from '../../http/filter-factory.ts';
-import type { Headers } from '../../http/headers.ts';
+import { appendHeader, type Headers } from '../../http/headers.ts';
 import { isGrpcRequest, localReply } from '../../http/local-reply.ts';
 import { applyHeaderMutation } from '../../route/header-mutation.ts';
 import type { Counter, StatsScope } from '../../telemetry/stats.ts';
@@ -117,9 +117,9 @@ class LocalRateLimitFilter implements HttpFilter {
   #addRateLimitHeaders(settings: LocalRateLimitSettings, bucket: TokenBucket, headers: Headers): void {
     if (!settings.xRateLimitHeaders) return;
     const now = this.#clock.now();
-    append(headers, 'x-ratelimit-limit', String(bucket.spec.maxTokens));
-    append(headers, 'x-ratelimit-remaining', String(bucket.remaining(now)));
-    append(headers, 'x-ratelimit-reset', String(Math.ceil(bucket.untilNextFill(now) / 1000)));
+    appendHeader(headers, 'x-ratelimit-limit', String(bucket.spec.maxTokens));
+    appendHeader(headers, 'x-ratelimit-remaining', String(bucket.remaining(now)));
+    appendHeader(headers, 'x-ratelimit-reset', String(Math.ceil(bucket.untilNextFill(now) / 1000)));
   }
 
   #statsFor(settings: LocalRateLimitSettings): LocalRateLimitStats {
@@ -130,9 +130,4 @@ class LocalRateLimitFilter implements HttpFilter {
     }
     return stats;
   }
-}
-
-function append(headers: Headers, name: string, value: string): void {
-  const existing = headers[name];
-  headers[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
 }

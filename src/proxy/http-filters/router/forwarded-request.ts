@@ -2,7 +2,7 @@ import { isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
 import { ok, type Clock, type Logger, type Result, type TimerHandle, type Timers } from '../../../core/index.ts';
 import type { HttpExchange, HttpResponse } from '../../http/exchange.ts';
-import type { Headers } from '../../http/headers.ts';
+import { appendHeader, type Headers } from '../../http/headers.ts';
 import { isGrpcRequest, localReply, type LocalReplyOptions } from '../../http/local-reply.ts';
 import type { RequestHead } from '../../http/request-head.ts';
 import { applyHeaderMutation } from '../../route/index.ts';
@@ -505,11 +505,6 @@ function discard(response: UpstreamResponse): void {
   const length = Number(response.headers['content-length']);
   if (length <= DRAIN_LIMIT_BYTES) body.resume();
   else body.destroy();
-}
-
-function appendHeader(headers: Headers, name: string, value: string): void {
-  const existing = headers[name];
-  headers[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
 }
 
 function hostPort(address: string, port: number): string {
