@@ -34,6 +34,7 @@ import { memoryOf, type MemoryUse } from './proxy-compare-process.ts';
 import { PROXIES, renderReport, VARIANTS, type MemoryRecord, type ProxyName, type RunRecord, type Scenario, type Variant } from './proxy-compare-report.ts';
 import { H2_BODY, startUpstream } from './proxy-compare-upstream.ts';
 import { H2_AUTHORITY, HTTP_AUTHORITY, startWeft } from './proxy-compare-weft.ts';
+import { benchOptions } from './bench-options.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -75,24 +76,7 @@ function usage(problem: string): never {
 }
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['--rounds', '--rate', '--duration', '--max-duration', '--warmup', '--idle', '--clusters', '--variants', '--traffic', '--retries', '--time-limit', '--json']);
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--quick') continue;
-  if (!VALUED.has(args[i]!)) usage(`unknown option ${args[i]}`);
-  if (args[++i] === undefined) usage(`${args[i - 1]} needs a value`);
-}
-const quick = args.includes('--quick');
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const number = (name: string, normal: number, inQuick: number): number => {
-  const value = option(name);
-  if (value === undefined) return quick ? inQuick : normal;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) usage(`${name} needs a number, got "${value}"`);
-  return parsed;
-};
+const { quick, option, number } = benchOptions(args, new Set(['--rounds', '--rate', '--duration', '--max-duration', '--warmup', '--idle', '--clusters', '--variants', '--traffic', '--retries', '--time-limit', '--json']), USAGE);
 const list = <T extends string>(name: string, all: readonly T[]): T[] => {
   const value = option(name);
   if (value === undefined) return [...all];

@@ -30,6 +30,7 @@ import { memoryOf, type MemoryUse } from './proxy-compare-process.ts';
 import { cpuUsPerRequest, fixed, median, mib, num, proxyBusy, ratio } from './proxy-compare-report.ts';
 import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson, startWeft, type WeftPeer } from './proxy-compare-weft.ts';
+import { benchOptions } from './bench-options.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -62,24 +63,7 @@ function usage(problem: string): never {
 }
 
 const args = process.argv.slice(2);
-const VALUED = new Set(['--rounds', '--rate', '--duration', '--max-duration', '--warmup', '--idle', '--clusters', '--configs', '--retries', '--time-limit', '--json']);
-for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--quick') continue;
-  if (!VALUED.has(args[i]!)) usage(`unknown option ${args[i]}`);
-  if (args[++i] === undefined) usage(`${args[i - 1]} needs a value`);
-}
-const quick = args.includes('--quick');
-const option = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const number = (name: string, normal: number, inQuick: number): number => {
-  const value = option(name);
-  if (value === undefined) return quick ? inQuick : normal;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0) usage(`${name} needs a number, got "${value}"`);
-  return parsed;
-};
+const { quick, option, number } = benchOptions(args, new Set(['--rounds', '--rate', '--duration', '--max-duration', '--warmup', '--idle', '--clusters', '--configs', '--retries', '--time-limit', '--json']), USAGE);
 
 // Four rounds: each configuration goes first once (the order turns every round).
 const rounds = number('--rounds', 4, 1);
