@@ -62,6 +62,13 @@ module.exports = {
       to: { path: '^src/control/(debug)/' },
     },
     {
+      name: 'control-ca-server-stands-alone',
+      severity: 'error',
+      comment: 'The CA service needs only src/ca, src/xds and src/core; main/ composes it with ADS.',
+      from: { path: '^src/control/ca-server/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^src/control/(model|sources|snapshot|generators|ads|debug)/' },
+    },
+    {
       name: 'http-filters-do-not-import-each-other',
       severity: 'error',
       comment: 'A proxy HTTP filter imports http, route and upstream, never another filter.',

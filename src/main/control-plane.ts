@@ -2,7 +2,9 @@ import type { Logger } from '../core/index.ts';
 import { systemTimers } from './system.ts';
 import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
+import type { CertificateAuthority } from '../ca/index.ts';
 import { AdsServer, type PushSettings } from '../control/ads/index.ts';
+import { CertificateSigningService, WorkloadTokens } from '../control/ca-server/index.ts';
 import { DebugServer } from '../control/debug/index.ts';
 import { ClusterGenerator } from '../control/generators/cluster-generator.ts';
 import { EndpointGenerator } from '../control/generators/endpoint-generator.ts';
@@ -26,6 +28,8 @@ export interface ControlPlaneOptions {
   readonly controlPlaneId?: string;
   /** When connected sidecars' workloads take traffic (local mode: their probes); at once when left out. */
   readonly readiness?: ReadinessGate;
+  /** Signs workload certificates (IstioCertificateService) on the xDS port; no CA service when left out. */
+  readonly certificateAuthority?: CertificateAuthority;
 }
 
 export interface RunningControlPlane {
@@ -34,6 +38,8 @@ export interface RunningControlPlane {
   readonly config: ConfigSource;
   readonly publisher: SnapshotPublisher;
   readonly ads: AdsServer;
+  /** Local mode's workload tokens: issue one per sidecar, which presents it to the CA service. */
+  readonly workloadTokens: WorkloadTokens;
   close(): Promise<void>;
 }
 
@@ -80,6 +86,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     logger,
     ...(options.push !== undefined ? { push: options.push } : {}),
   });
+  const workloadTokens = new WorkloadTokens();
+  if (options.certificateAuthority !== undefined) {
+    // Served beside xDS on one port, as istiod does; plaintext until the control plane port has TLS.
+    new CertificateSigningService({ ca: options.certificateAuthority, authenticator: workloadTokens, logger }).register(ads);
+  }
   const debug = new DebugServer({
     proxies: () => ads.status(),
     resources: (proxyId, typeUrl) => ads.resources(proxyId, typeUrl),
@@ -107,6 +118,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     config,
     publisher,
     ads,
+    workloadTokens,
     async close() {
       await ads.close();
       await debug.close();

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
 /**
- * The Envoy v3 API, loaded from the protos that ship in @grpc/grpc-js-xds. One Root holds every
- * message type Weft sends or reads; it is loaded once per process (about a few hundred ms).
+ * The Envoy v3 API, loaded from the protos that ship in @grpc/grpc-js-xds, and Istio's certificate
+ * service from Weft's own proto/. One Root holds every message type Weft sends or reads; it is
+ * loaded once per process (about a few hundred ms).
  */
 const ENTRY_PROTOS = [
   'envoy/service/discovery/v3/ads.proto',
@@ -40,6 +42,7 @@ const ENTRY_PROTOS = [
   'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
   'xds/type/v3/typed_struct.proto',
   'google/rpc/status.proto',
+  'istio/ca.proto',
 ];
 
 function protoDirectories(): string[] {
@@ -47,7 +50,7 @@ function protoDirectories(): string[] {
   const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   // protobufjs ships google/protobuf's own protos (descriptor.proto among them).
   const protobufjsDir = dirname(require.resolve('protobufjs/package.json'));
-  return [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)), protobufjsDir];
+  return [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)), protobufjsDir, fileURLToPath(new URL('./proto/', import.meta.url))];
 }
 
 let cached: protobuf.Root | undefined;

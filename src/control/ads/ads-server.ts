@@ -77,6 +77,11 @@ export class AdsServer {
     });
   }
 
+  /** Serves another gRPC service on the same port, as istiod serves its CA beside xDS; call before listen. */
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+    this.#server.addService(service, implementation);
+  }
+
   /** Binds `address` (`host:port`; port 0 picks a free one) and returns the bound port. */
   listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
     if (this.#closed) return Promise.reject(new Error('the ADS server is closed'));

@@ -1,0 +1,3 @@
+export { spiffeId, parseSpiffeId, type WorkloadIdentity } from './spiffe-id.ts';
+export { loadCertificateAuthority, type CertificateAuthority, type CaOptions, type SignRequest } from './certificate-authority.ts';
+export { createWorkloadKeyAndCsr } from './workload-csr.ts';

@@ -1,0 +1,3 @@
+export { CertificateSigningService, type CertificateSigningServiceOptions, type GrpcServiceRegistry, type Refusal } from './certificate-signing-service.ts';
+export { WorkloadTokens, type WorkloadTokensOptions } from './workload-tokens.ts';
+export type { WorkloadIdentity, WorkloadTokenAuthenticator } from './workload-token-authenticator.ts';
