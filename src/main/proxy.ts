@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { err, ok, type Logger, type Result, type Timers } from '../core/index.ts';
+import { readFile } from 'node:fs/promises';
+import { err, ok, type Clock, type Logger, type Result, type Timers } from '../core/index.ts';
 import { systemClock, systemTimers } from './system.ts';
 import {
   AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, type LogLevelControl, type ServerState,
@@ -14,6 +15,7 @@ import { HttpConnectionManagerFactory } from '../proxy/network/http-connection-m
 import type { NetworkFilterFactory } from '../proxy/network/network-filter.ts';
 import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
 import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
+import { WorkloadCertificateClient } from '../proxy/security/index.ts';
 import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
 import { InternalListeners } from '../proxy/upstream/internal-listeners.ts';
@@ -57,6 +59,8 @@ export interface RunningProxy {
   readonly adminPort: number;
   readonly healthPort: number;
   readonly statsPort: number;
+  /** Gets and renews the workload certificate; there is none without a CA token file. */
+  readonly workloadCertificate: WorkloadCertificateClient | undefined;
   state(): ServerState;
   /** Each listener and where it accepts connections. */
   listeners(): { readonly name: string; readonly address: { readonly address: string; readonly port: number } }[];
@@ -138,6 +142,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     stats,
   });
 
+  const certificates = workloadCertificateClient(options, { clock, timers, random });
+
   let state: ServerState = 'INITIALIZING';
   let closed = false;
   const admin = new AdminServer({
@@ -150,6 +156,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       state: () => state,
       serverInfo: { version: options.version, node: xdsNode(bootstrap, options.version), commandLineOptions: options.commandLineOptions, startTime },
       clock,
+      certificates: () => {
+        const current = certificates?.current();
+        return current === undefined ? [] : [{ caCertPem: [current.trustBundlePem], certChainPem: current.certChainPem }];
+      },
       logLevels: loggers,
       drainListeners: ({ inboundOnly }) => {
         listeners.stopAccepting(inboundOnly ? (listener) => listener.trafficDirection === 'INBOUND' || listener.name === 'virtualInbound' : undefined);
@@ -165,6 +175,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const closeAll = async (): Promise<void> => {
     if (closed) return;
     closed = true;
+    certificates?.close();
     await ads.close();
     listeners.close();
     pools.close();
@@ -186,6 +197,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   main.info('prometheus listening', { address: `${hostOf(bootstrap.stats.address)}:${statsPort}` });
 
   ads.start();
+  certificates?.start();
   const initialized = ads.ready().then(() => {
     if (state === 'INITIALIZING') state = 'LIVE';
     main.info('proxy ready', { listeners: listeners.bound().map((l) => `${l.name}=${l.address.address}:${l.address.port}`).join(',') });
@@ -197,6 +209,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     adminPort,
     healthPort,
     statsPort,
+    workloadCertificate: certificates,
     state: () => state,
     listeners: () => listeners.bound(),
     ready: () => initialized,
@@ -215,6 +228,20 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     close: closeAll,
   };
+}
+
+/** The workload certificate client for the node's namespace and service account, when the bootstrap names a CA token file. */
+function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; timers: Timers; random: () => number }): WorkloadCertificateClient | undefined {
+  const { ca, node } = options.bootstrap;
+  const tokenFile = ca.tokenFile;
+  if (tokenFile === undefined) return undefined;
+  return new WorkloadCertificateClient({
+    caAddress: ca.address,
+    identity: { trustDomain: ca.trustDomain, namespace: String(node.metadata['NAMESPACE']), serviceAccount: String(node.metadata['SERVICE_ACCOUNT']) },
+    readToken: () => readFile(tokenFile, 'utf8'),
+    ...time,
+    logger: options.loggers.get('main'),
+  });
 }
 
 /** The cluster manager's view of a cluster, as the admin port's `/clusters` shows it. */

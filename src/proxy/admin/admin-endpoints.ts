@@ -3,6 +3,7 @@ import type { ProtoJson } from '../../xds/index.ts';
 import { formatPrometheus, formatStatsJson, formatStatsText, type StatsQuery } from '../telemetry/stats-format.ts';
 import type { StatsStore } from '../telemetry/stats-store.ts';
 import { JSON_TYPE, type AdminEndpoint, type AdminRequest, type AdminResponse } from './admin-server.ts';
+import { formatCertificates, type CertificatesProvider } from './certificate-details.ts';
 import { formatClustersJson, formatClustersText, type ClusterStatus } from './cluster-status.ts';
 import { buildConfigDump, type ConfigDumpSource } from './config-dump.ts';
 
@@ -44,6 +45,8 @@ export interface AdminEndpointsOptions {
     readonly startTime: number;
   };
   readonly clock: Clock;
+  /** The proxy's TLS certificates for `/certs`; none when absent. */
+  readonly certificates?: CertificatesProvider;
   readonly logLevels: LogLevelControl;
   /** Stops accepting new connections on the listeners (inbound ones only, gracefully, as asked). */
   readonly drainListeners: (options: { readonly inboundOnly: boolean; readonly graceful: boolean }) => void | Promise<void>;
@@ -134,6 +137,12 @@ export function adminEndpoints(options: AdminEndpointsOptions): AdminEndpoint[] 
           listener_statuses: listeners.map((l) => ({ name: l.name, local_address: { socket_address: { address: l.address.address, port_value: l.address.port } } })),
         });
       },
+    },
+    {
+      path: '/certs',
+      help: 'print certs on machine',
+      method: 'GET',
+      handle: () => json(formatCertificates(options.certificates?.() ?? [], clock.now())),
     },
     statsEndpoint('/stats', options.stats, 'text'),
     statsEndpoint('/stats/prometheus', options.stats, 'prometheus'),

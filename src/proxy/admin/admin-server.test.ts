@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { err, ok } from '../../core/index.ts';
 import { StatsStore } from '../telemetry/stats-store.ts';
+import { pem } from '../upstream/tls-test-support.ts';
+import type { HeldCertificate } from './certificate-details.ts';
 import { AdminServer } from './admin-server.ts';
 import { adminEndpoints, healthEndpoints, prometheusEndpoints, type LogLevel, type ServerState } from './admin-endpoints.ts';
 import type { ClusterStatus } from './cluster-status.ts';
@@ -49,6 +52,7 @@ describe('the admin port', () => {
   const levels = new Map<string, LogLevel>([['admin', 'info'], ['upstream', 'info'], ['config', 'info']]);
   const drains: { inboundOnly: boolean; graceful: boolean }[] = [];
   let quits = 0;
+  let certificates: HeldCertificate[] = [];
   const stats = new StatsStore();
 
   before(async () => {
@@ -64,6 +68,7 @@ describe('the admin port', () => {
         state: () => state,
         serverInfo: { version: 'weft/0.1.0', node: { id: 'n1', cluster: 'p.default' }, commandLineOptions: { xdsAddress: '127.0.0.1:15010' }, startTime: 1_000_000 },
         clock: { now: () => now },
+        certificates: () => certificates,
         logLevels: {
           levels: () => levels,
           set: (logger, level) => {
@@ -163,6 +168,32 @@ describe('the admin port', () => {
     const bad = await get('/stats?filter=(');
     assert.equal(bad.status, 400);
     assert.match(bad.body, /^Invalid re2 regex/);
+  });
+
+  it('shows the certificates in Envoy\'s /certs shape', async () => {
+    certificates = [];
+    assert.deepEqual(JSON.parse((await get('/certs')).body), { certificates: [] });
+    const server = new X509Certificate(pem('server.pem'));
+    const ca = new X509Certificate(pem('ca.pem'));
+    certificates = [{ caCertPem: [pem('ca.pem')], certChainPem: [pem('server.pem'), pem('ca.pem')] }];
+    const saved = now;
+    now = server.validToDate.getTime() - 2.5 * 86_400_000;
+    const certs = await get('/certs');
+    now = saved;
+    assert.equal(certs.type, 'application/json');
+    const body = JSON.parse(certs.body) as { certificates: { ca_cert: Record<string, unknown>[]; cert_chain: Record<string, unknown>[] }[] };
+    assert.equal(body.certificates.length, 1);
+    assert.equal(body.certificates[0]!.cert_chain.length, 1, 'the leaf only, as Envoy shows it');
+    assert.deepEqual(body.certificates[0]!.cert_chain[0], {
+      path: '<inline>',
+      serial_number: server.serialNumber.toLowerCase(),
+      subject_alt_names: [{ dns: 'upstream.example.com' }, { dns: '*.api.example.com' }, { uri: 'spiffe://cluster.local/ns/default/sa/upstream' }, { ip_address: '127.0.0.1' }],
+      days_until_expiration: '2',
+      valid_from: server.validFromDate.toISOString().replace('.000Z', 'Z'),
+      expiration_time: server.validToDate.toISOString().replace('.000Z', 'Z'),
+    });
+    assert.equal(body.certificates[0]!.ca_cert[0]!['serial_number'], ca.serialNumber.toLowerCase());
+    certificates = [];
   });
 
   it('answers /ready with 503 until the proxy is LIVE', async () => {

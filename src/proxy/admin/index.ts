@@ -10,6 +10,7 @@ export {
   type LogLevelControl,
   type ServerState,
 } from './admin-endpoints.ts';
+export { formatCertificates, type CertificateDetails, type CertificatesProvider, type HeldCertificate } from './certificate-details.ts';
 export { formatClustersJson, formatClustersText, type CircuitBreakerThresholds, type ClusterStatus, type HostStatus } from './cluster-status.ts';
 export {
   buildConfigDump,

@@ -50,7 +50,22 @@ describe('parseBootstrap', () => {
       admin: { address: '127.0.0.1:0' },
       health: { address: '0.0.0.0:15021' },
       stats: { address: '0.0.0.0:15090' },
+      ca: { address: '127.0.0.1:15010', trustDomain: 'cluster.local' },
     });
+  });
+
+  it('reads where the workload certificate comes from, the file first and the flags over it', () => {
+    const text = `${YAML}ca: {address: 127.0.0.1:15012, tokenFile: /var/run/weft/token, trustDomain: example.org}\n`;
+    assert.deepEqual(parsed({ file: { name: 'b.yaml', text } }).ca, { address: '127.0.0.1:15012', tokenFile: '/var/run/weft/token', trustDomain: 'example.org' });
+    assert.deepEqual(parsed({ file: { name: 'b.yaml', text }, flags: { caAddress: '127.0.0.1:15013', caTokenFile: '/tmp/token', trustDomain: 'mesh.local' } }).ca, {
+      address: '127.0.0.1:15013', tokenFile: '/tmp/token', trustDomain: 'mesh.local',
+    });
+    assert.deepEqual(problems({ flags: { id: 'p', xdsAddress: '127.0.0.1:15010', caTokenFile: '/tmp/token', trustDomain: 'Mesh Local' } }), [
+      `--trust-domain: "Mesh Local" is not a trust domain (lower-case letters, digits, '.', '-', '_'), e.g. cluster.local`,
+    ]);
+    assert.deepEqual(problems({ flags: { id: 'p', xdsAddress: '127.0.0.1:15010', caTokenFile: '/tmp/token', namespace: 'default' } }), [
+      "ca.tokenFile: the workload certificate is for the node's namespace and service account; set node.metadata.SERVICE_ACCOUNT or --service-account",
+    ]);
   });
 
   it('reads JSON as well', () => {
@@ -89,7 +104,7 @@ admn: {address: 127.0.0.1:15000}
 stats: {address: "127.0.0.1:99999"}
 `;
     assert.deepEqual(problems({ file: { name: 'b.yaml', text } }), [
-      'b.yaml: admn: unknown field (did you mean "admin"?); expected one of node, ads, admin, health, stats',
+      'b.yaml: admn: unknown field (did you mean "admin"?); expected one of node, ads, admin, health, stats, ca',
       `b.yaml: node.id: "sidecar~not-an-ip~x.default~default.svc.cluster.local" has "not-an-ip" where its IP address belongs`,
       'b.yaml: node.metadata.INSTANCE_IPS: expected IP addresses separated by commas; "nope" is not',
       'b.yaml: node.metadata.POD_PORTS: expected a string, got a list (Istio writes POD_PORTS as a JSON string)',

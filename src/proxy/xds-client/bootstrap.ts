@@ -20,6 +20,7 @@ import { ConfigDumpType, type BootstrapConfigDump, type ConfigDumpSource } from 
  * admin: {address: 127.0.0.1:15000}
  * health: {address: 0.0.0.0:15021}
  * stats: {address: 0.0.0.0:15090}
+ * ca: {address: 127.0.0.1:15010, tokenFile: /var/run/secrets/weft/token, trustDomain: cluster.local}
  * ```
  */
 export type AdsMode = 'sotw' | 'delta';
@@ -46,9 +47,20 @@ export interface AdsSettings {
   readonly initialFetchTimeoutMs: number;
 }
 
+/** Where the proxy gets its workload certificate (Istio's CA service on the control plane). */
+export interface CaSettings {
+  /** `host:port` of the CA, plaintext for now; the ADS address unless given. */
+  readonly address: string;
+  /** The file holding the bearer token; without it the proxy asks for no certificate. */
+  readonly tokenFile?: string;
+  /** The trust domain of the proxy's SPIFFE id. */
+  readonly trustDomain: string;
+}
+
 export interface Bootstrap {
   readonly node: BootstrapNode;
   readonly ads: AdsSettings;
+  readonly ca: CaSettings;
   readonly admin: { readonly address: string };
   readonly health: { readonly address: string };
   readonly stats: { readonly address: string };
@@ -58,6 +70,7 @@ export const DEFAULT_ADMIN_ADDRESS = '127.0.0.1:15000';
 export const DEFAULT_HEALTH_ADDRESS = '0.0.0.0:15021';
 export const DEFAULT_STATS_ADDRESS = '0.0.0.0:15090';
 export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 /** The flags of `weft proxy` that make a bootstrap, already parsed into strings. */
 export interface BootstrapFlags {
@@ -87,6 +100,9 @@ export interface BootstrapFlags {
   readonly adminAddress?: string;
   readonly healthAddress?: string;
   readonly statsAddress?: string;
+  readonly caAddress?: string;
+  readonly caTokenFile?: string;
+  readonly trustDomain?: string;
 }
 
 export interface BootstrapInput {
@@ -106,6 +122,9 @@ interface Draft {
   adminAddress?: string;
   healthAddress?: string;
   statsAddress?: string;
+  caAddress?: string;
+  caTokenFile?: string;
+  trustDomain?: string;
 }
 
 /** Parses and checks a bootstrap; each problem names the file and field, or the flag, it comes from. */
@@ -119,13 +138,23 @@ export function parseBootstrap(input: BootstrapInput): Result<Bootstrap, string[
   const id = draft.id;
   if (id === undefined) problems.push('node.id: required: set it in the bootstrap file or with --id, or give --pod-name and --namespace to make one');
   if (draft.adsAddress === undefined) problems.push('ads.address: required: set it in the bootstrap file or with --xds-address (the control plane, e.g. 127.0.0.1:15010)');
-  if (id === undefined || draft.adsAddress === undefined) return err(problems);
+  if (draft.caTokenFile !== undefined) {
+    for (const [key, flag] of [['NAMESPACE', 'namespace'], ['SERVICE_ACCOUNT', 'service-account']] as const) {
+      if (draft.metadata[key] === undefined) problems.push(`ca.tokenFile: the workload certificate is for the node's namespace and service account; set node.metadata.${key} or --${flag}`);
+    }
+  }
+  if (id === undefined || draft.adsAddress === undefined || problems.length > 0) return err(problems);
   return ok({
     node: { id, cluster: draft.cluster ?? defaultCluster(draft.metadata), ...(draft.locality === undefined ? {} : { locality: draft.locality }), metadata: draft.metadata },
     ads: { address: draft.adsAddress, mode: draft.adsMode ?? 'sotw', initialFetchTimeoutMs: draft.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS },
     admin: { address: draft.adminAddress ?? DEFAULT_ADMIN_ADDRESS },
     health: { address: draft.healthAddress ?? DEFAULT_HEALTH_ADDRESS },
     stats: { address: draft.statsAddress ?? DEFAULT_STATS_ADDRESS },
+    ca: {
+      address: draft.caAddress ?? draft.adsAddress,
+      ...(draft.caTokenFile === undefined ? {} : { tokenFile: draft.caTokenFile }),
+      trustDomain: draft.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    },
   });
 }
 
@@ -140,11 +169,12 @@ function defaultCluster(metadata: Readonly<Record<string, unknown>>): string {
 
 // ---- the file ----
 
-const TOP_LEVEL = ['node', 'ads', 'admin', 'health', 'stats'];
+const TOP_LEVEL = ['node', 'ads', 'admin', 'health', 'stats', 'ca'];
 const NODE_FIELDS = ['id', 'cluster', 'locality', 'metadata'];
 const LOCALITY_FIELDS = ['region', 'zone', 'subZone'];
 const ADS_FIELDS = ['address', 'mode', 'initialFetchTimeout'];
 const ADDRESS_FIELDS = ['address'];
+const CA_FIELDS = ['address', 'tokenFile', 'trustDomain'];
 
 function readFile(file: { readonly name: string; readonly text: string }, draft: Draft, problems: string[]): void {
   let document: unknown;
@@ -195,6 +225,12 @@ function readFile(file: { readonly name: string; readonly text: string }, draft:
     const section = root[key] === undefined ? undefined : mapping(root[key], key, ADDRESS_FIELDS, at);
     const address = section === undefined ? undefined : optionalText(section['address'], `${key}.address`, at, addressProblem);
     if (address !== undefined) draft[`${key}Address`] = address;
+  }
+  const ca = root['ca'] === undefined ? undefined : mapping(root['ca'], 'ca', CA_FIELDS, at);
+  if (ca !== undefined) {
+    draft.caAddress = optionalText(ca['address'], 'ca.address', at, addressProblem);
+    draft.caTokenFile = optionalText(ca['tokenFile'], 'ca.tokenFile', at, nonEmptyProblem);
+    draft.trustDomain = optionalText(ca['trustDomain'], 'ca.trustDomain', at, trustDomainProblem);
   }
 }
 
@@ -308,6 +344,12 @@ function readFlags(flags: BootstrapFlags, draft: Draft, problems: string[]): voi
   if (health !== undefined) draft.healthAddress = health;
   const stats = flag('stats-address', flags.statsAddress, addressProblem);
   if (stats !== undefined) draft.statsAddress = stats;
+  const caAddress = flag('ca-address', flags.caAddress, addressProblem);
+  if (caAddress !== undefined) draft.caAddress = caAddress;
+  const caTokenFile = flag('ca-token-file', flags.caTokenFile, nonEmptyProblem);
+  if (caTokenFile !== undefined) draft.caTokenFile = caTokenFile;
+  const trustDomain = flag('trust-domain', flags.trustDomain, trustDomainProblem);
+  if (trustDomain !== undefined) draft.trustDomain = trustDomain;
 }
 
 // ---- value checks, shared by the file and the flags ----
@@ -326,6 +368,15 @@ function addressProblem(text: string): string | undefined {
   if (isIP(host) === 4) return undefined;
   if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) return `"${text}": "${host}" is not an IPv4 address, a host name or a bracketed IPv6 address`;
   return undefined;
+}
+
+function nonEmptyProblem(text: string): string | undefined {
+  return text === '' ? 'must not be empty' : undefined;
+}
+
+/** A SPIFFE trust domain: lower-case letters, digits, '.', '-' and '_'. */
+function trustDomainProblem(text: string): string | undefined {
+  return /^[a-z0-9._-]+$/.test(text) ? undefined : `"${text}" is not a trust domain (lower-case letters, digits, '.', '-', '_'), e.g. cluster.local`;
 }
 
 function modeProblem(text: string): string | undefined {

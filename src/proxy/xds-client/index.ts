@@ -5,6 +5,7 @@ export {
   DEFAULT_HEALTH_ADDRESS,
   DEFAULT_INITIAL_FETCH_TIMEOUT_MS,
   DEFAULT_STATS_ADDRESS,
+  DEFAULT_TRUST_DOMAIN,
   parseBootstrap,
   xdsNode,
   type AdsMode,
@@ -13,6 +14,7 @@ export {
   type BootstrapFlags,
   type BootstrapInput,
   type BootstrapNode,
+  type CaSettings,
   type NodeLocality,
 } from './bootstrap.ts';
 export { JitteredBackoff, type BackoffOptions } from './backoff.ts';
