@@ -8,6 +8,7 @@ import type { Clock, Timers } from '../core/index.ts';
 import { ProcessSupervisor, type SupervisorEvent, type SupervisorStatus } from './process-supervisor.ts';
 import { ReadinessProbe, type ProbeAction } from './readiness-probe.ts';
 import type { ReplicaNetwork, ReplicaPlacement, ServicePortRef } from './replica-network.ts';
+import { WorkloadTokenFiles, type WorkloadTokenIssuer } from './workload-token-files.ts';
 
 /** How a replica's sidecar stands with the control plane, as proxy-status says it. */
 export type SidecarSync = 'SYNCED' | 'STALE' | 'NOT CONNECTED' | 'ERROR';
@@ -39,6 +40,10 @@ export interface LocalMeshOptions {
   readonly timers: Timers;
   /** Progress and problems, one line each, for the user. */
   readonly report: (line: string) => void;
+  /** Issues the token a sidecar (or the gateway) presents to the control plane's CA for its certificate. */
+  readonly issueWorkloadToken: WorkloadTokenIssuer;
+  /** The trust domain of the workloads' SPIFFE ids (`cluster.local`). */
+  readonly trustDomain: string;
 }
 
 export interface ReplicaStatus {
@@ -125,6 +130,7 @@ export class LocalMesh {
   readonly #options: LocalMeshOptions;
   readonly #replicas = new Map<string, Replica>();
   readonly #readinessListeners = new Set<() => void>();
+  readonly #tokens: WorkloadTokenFiles;
   #gateway: { readonly sidecar: ProcessSupervisor; readonly address: string } | undefined;
   #queue: Promise<void> = Promise.resolve();
   #unsubscribe: (() => void) | undefined;
@@ -132,10 +138,12 @@ export class LocalMesh {
 
   constructor(options: LocalMeshOptions) {
     this.#options = options;
+    this.#tokens = new WorkloadTokenFiles(join(options.stateDir, 'tokens'), options.issueWorkloadToken);
   }
 
   /** Starts the gateway and the workloads of the configuration, then follows its changes. */
   async start(): Promise<void> {
+    this.#tokens.reset();
     if (this.#options.gateway !== undefined) await this.#startGateway(this.#options.gateway);
     await this.reconcile();
     this.#unsubscribe = this.#options.config.subscribe(() => void this.reconcile());
@@ -199,6 +207,7 @@ export class LocalMesh {
     await Promise.all([...replicas.map((r) => r.sidecar.stop()), this.#gateway?.sidecar.stop()]);
     this.#replicas.clear();
     await Promise.all(replicas.map((r) => r.placement.release().catch((error: unknown) => this.#options.report(`weft: ${(error as Error).message}`))));
+    this.#tokens.removeAll();
     await this.#options.network.close();
   }
 
@@ -231,6 +240,7 @@ export class LocalMesh {
       await replica.app.stop();
       await replica.sidecar.stop();
       await replica.placement.release();
+      this.#tokens.remove(replica.workload.namespace, replica.name);
       this.#options.report(`stopped ${replica.workload.namespace}/${replica.name}`);
     }));
     await this.#options.network.servicesChanged();
@@ -270,7 +280,10 @@ export class LocalMesh {
       health: { address: placement.proxy.health },
       stats: { address: placement.proxy.stats },
     });
-    const proxy = placement.command(this.#options.proxyCommand.command, [...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile, ...placement.proxyArgs], 'proxy');
+    const tokenFile = this.#tokens.write(workload.namespace, name, spec.serviceAccount);
+    const proxy = placement.command(this.#options.proxyCommand.command, [
+      ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile, ...this.#caArgs(tokenFile), ...placement.proxyArgs,
+    ], 'proxy');
     const sidecar = this.#supervisor(`${name}.proxy`, proxy.command, proxy.args, this.#options.stateDir, this.#proxyEnv(), logs('.proxy'));
 
     const firstPort = spec.ports[0];
@@ -323,11 +336,12 @@ export class LocalMesh {
     const own = await this.#options.network.gateway();
     const address = own.address;
     const pod = `${GATEWAY.name}-0`;
+    const serviceAccount = `${GATEWAY.name}-service-account`;
     const bootstrapFile = join(this.#options.stateDir, 'proxies', `${GATEWAY.namespace}.${pod}.yaml`);
     writeBootstrap(bootstrapFile, {
       node: {
         id: `router~${address}~${pod}.${GATEWAY.namespace}~${GATEWAY.namespace}.svc.cluster.local`,
-        metadata: { NAMESPACE: GATEWAY.namespace, LABELS: GATEWAY.labels, SERVICE_ACCOUNT: `${GATEWAY.name}-service-account`, WORKLOAD_NAME: GATEWAY.name, INSTANCE_IPS: address },
+        metadata: { NAMESPACE: GATEWAY.namespace, LABELS: GATEWAY.labels, SERVICE_ACCOUNT: serviceAccount, WORKLOAD_NAME: GATEWAY.name, INSTANCE_IPS: address },
       },
       ads: { address: this.#options.xdsAddress },
       admin: { address: own.admin },
@@ -336,6 +350,7 @@ export class LocalMesh {
     });
     const sidecar = this.#supervisor(GATEWAY.name, this.#options.proxyCommand.command, [
       ...this.#options.proxyCommand.args, '--bootstrap', bootstrapFile,
+      ...this.#caArgs(this.#tokens.write(GATEWAY.namespace, pod, serviceAccount)),
       // The pod's 8080 and 8443 (GATEWAY_SERVICE) are the host ports given; no root is needed.
       '--bind-address', '127.0.0.1', '--port-map', `8080=${ports.httpPort}`, '--port-map', `8443=${ports.httpsPort}`,
     ], this.#options.stateDir, this.#proxyEnv(), join(this.#options.stateDir, 'logs', `${GATEWAY.namespace}.${pod}.proxy.log`));
@@ -343,6 +358,11 @@ export class LocalMesh {
     this.#options.report(`starting the ingress gateway on http://127.0.0.1:${ports.httpPort}`);
     const started = await sidecar.start();
     if (!started.ok) throw new Error(`the ingress gateway did not start: ${started.error}`);
+  }
+
+  /** The flags that have a proxy ask the control plane's CA (on the xDS address) for its certificate with the token in `tokenFile`. */
+  #caArgs(tokenFile: string): string[] {
+    return ['--ca-token-file', tokenFile, '--trust-domain', this.#options.trustDomain];
   }
 
   /**

@@ -2,7 +2,9 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CliExit, ExitStatus } from '../cli/index.ts';
 import { startControlPlane } from './control-plane.ts';
+import { openCertificateAuthority } from './certificate-authority.ts';
 import { consoleLogger, isLogLevel } from './console-logger.ts';
+import { systemClock } from './system.ts';
 
 interface ControlPlaneFlags {
   readonly configDir: string;
@@ -11,6 +13,9 @@ interface ControlPlaneFlags {
   readonly logLevel: string;
   readonly debounceQuiet: string;
   readonly debounceMax: string;
+  readonly caDir?: string;
+  readonly cacerts?: string;
+  readonly trustDomain: string;
 }
 
 /** `weft control-plane`: runs the control plane in the foreground until interrupted. */
@@ -24,12 +29,22 @@ export function registerControlPlaneCommand(program: Command, io: { stderr: (tex
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--debounce-quiet <ms>', 'push after the configuration has been quiet this long', '100')
     .option('--debounce-max <ms>', 'push at the latest this long after the first change', '1000')
+    .option('--ca-dir <dir>', 'where the self-signed root CA is kept and reused (ca-cert.pem, root-cert.pem, ca-key.pem); default: none, a new root in memory on every start')
+    .option('--cacerts <dir>', "a plugged-in CA in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); used instead of the self-signed root")
+    .option('--trust-domain <domain>', 'the trust domain of workload identities (spiffe://<domain>/ns/<ns>/sa/<sa>)', 'cluster.local')
     .action(async (flags: ControlPlaneFlags) => {
       if (!isLogLevel(flags.logLevel)) throw new CliExit(ExitStatus.usage, `--log-level must be debug, info, warn or error, got "${flags.logLevel}"`);
       const quiet = Number(flags.debounceQuiet);
       const max = Number(flags.debounceMax);
       if (!(quiet >= 0) || !(max >= quiet)) throw new CliExit(ExitStatus.usage, '--debounce-quiet and --debounce-max must be numbers of milliseconds, quiet <= max');
       const logger = consoleLogger({ level: flags.logLevel, write: io.stderr });
+      const ca = await openCertificateAuthority({
+        trustDomain: flags.trustDomain,
+        clock: systemClock,
+        ...(flags.caDir !== undefined ? { stateDir: resolve(flags.caDir) } : {}),
+        ...(flags.cacerts !== undefined ? { pluggedCertsDir: resolve(flags.cacerts) } : {}),
+      }, logger);
+      if (!ca.ok) throw new CliExit(1, `control plane failed to start: ${ca.error}`);
       let running;
       try {
         running = await startControlPlane({
@@ -38,6 +53,7 @@ export function registerControlPlaneCommand(program: Command, io: { stderr: (tex
           debugAddress: flags.debugAddress,
           logger,
           push: { debounceQuietMs: quiet, debounceMaxMs: max },
+          certificateAuthority: ca.value,
         });
       } catch (e) {
         throw new CliExit(1, `control plane failed to start: ${(e as Error).message}`);

@@ -17,6 +17,7 @@ import type { ReplicaNetwork } from '../local/replica-network.ts';
 import { PodNetwork } from '../local/transparent/pod-network.ts';
 import { TransparentNetwork } from '../local/transparent/transparent-network.ts';
 import type { MeshSnapshot } from '../control/snapshot/index.ts';
+import { openCertificateAuthority } from './certificate-authority.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
 import { consoleLogger } from './console-logger.ts';
 import { systemClock, systemTimers } from './system.ts';
@@ -56,6 +57,9 @@ export interface RunningLocalMode {
   close(): Promise<void>;
   killNow(): void;
 }
+
+/** The trust domain of local workloads' identities, Kubernetes' default as in Istio. */
+const TRUST_DOMAIN = 'cluster.local';
 
 /** The `weft` entry point, which local mode runs as `weft proxy` for every sidecar. */
 const CLI_PATH = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -106,6 +110,12 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
 
   const logStream = createWriteStream(join(stateDir, 'logs', 'control-plane.log'), { flags: 'a' });
   const logger = consoleLogger({ level: 'info', write: (line) => logStream.write(line) });
+  // The root is kept in the state directory, so that it outlives `weft down` as the journal does.
+  const ca = await openCertificateAuthority({ trustDomain: TRUST_DOMAIN, clock: systemClock, stateDir: join(stateDir, 'ca') }, logger);
+  if (!ca.ok) {
+    await new Promise<void>((done) => logStream.end(done));
+    throw new Error(`the certificate authority did not start: ${ca.error}`);
+  }
   let mesh: LocalMesh | undefined;
   const readinessListeners = new Set<() => void>();
   const controlPlane = await startControlPlane({
@@ -115,6 +125,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     debugAddress: '127.0.0.1:0',
     logger,
     push: { debounceQuietMs: 20, debounceMaxMs: 200 },
+    certificateAuthority: ca.value,
     readiness: {
       isReady: (uid) => mesh?.isReady(uid) ?? false,
       subscribe: (listener) => {
@@ -148,6 +159,8 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     clock: systemClock,
     timers: systemTimers,
     report: options.report,
+    issueWorkloadToken: (namespace, serviceAccount) => controlPlane.workloadTokens.issue(namespace, serviceAccount),
+    trustDomain: TRUST_DOMAIN,
   });
   mesh.subscribeReadiness(() => readinessListeners.forEach((l) => l()));
 
