@@ -1,8 +1,7 @@
 import { x509 } from './x509.ts';
 import { derToPem } from './pem.ts';
 
-
-/** Makes a P-256 key pair and a CSR for a workload (what a proxy does; tests and the proxy use it). */
+/** Makes a P-256 key pair and a CSR for a workload: what a proxy sends the CA (main/ hands it to the proxy's certificate client). */
 export async function createWorkloadKeyAndCsr(identity: string): Promise<{ readonly keyPem: string; readonly csrPem: string }> {
   const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({

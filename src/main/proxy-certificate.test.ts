@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCertificateAuthority } from '../ca/index.ts';
+import { createWorkloadKeyAndCsr, loadCertificateAuthority } from '../ca/index.ts';
 import { RecordingLogger } from '../control/ads/test-support.ts';
 import { WorkloadCertificateClient, type WorkloadCertificate, type WorkloadCertificateOptions } from '../proxy/security/index.ts';
 import { startControlPlane, type RunningControlPlane } from './control-plane.ts';
@@ -58,6 +58,7 @@ describe('a proxy getting its workload certificate from the control plane', () =
       caAddress: `127.0.0.1:${controlPlane.xdsPort}`,
       identity: PRODUCTPAGE,
       readToken: () => readFile(tokenFile, 'utf8'),
+      createKeyAndCsr: createWorkloadKeyAndCsr,
       clock: systemClock,
       timers: systemTimers,
       random: Math.random,

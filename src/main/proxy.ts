@@ -16,6 +16,7 @@ import type { NetworkFilterFactory } from '../proxy/network/network-filter.ts';
 import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
 import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
 import { WorkloadCertificateClient } from '../proxy/security/index.ts';
+import { createWorkloadKeyAndCsr } from '../ca/index.ts';
 import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
 import { InternalListeners } from '../proxy/upstream/internal-listeners.ts';
@@ -239,6 +240,7 @@ function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; 
     caAddress: ca.address,
     identity: { trustDomain: ca.trustDomain, namespace: String(node.metadata['NAMESPACE']), serviceAccount: String(node.metadata['SERVICE_ACCOUNT']) },
     readToken: () => readFile(tokenFile, 'utf8'),
+    createKeyAndCsr: createWorkloadKeyAndCsr,
     ...time,
     logger: options.loggers.get('main'),
   });

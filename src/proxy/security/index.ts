@@ -1,2 +1,2 @@
-export { WorkloadCertificateClient, type WorkloadCertificate, type WorkloadCertificateOptions, type WorkloadIdentity } from './workload-certificate.ts';
+export { WorkloadCertificateClient, type CreateKeyAndCsr, type WorkloadCertificate, type WorkloadCertificateOptions, type WorkloadIdentity } from './workload-certificate.ts';
 export { verifyCertificateChain, type ExpectedLeaf, type VerifiedLeaf } from './verify-chain.ts';

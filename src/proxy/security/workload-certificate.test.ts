@@ -4,8 +4,21 @@ import { X509Certificate, type webcrypto } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger, TimerHandle, Timers } from '../../core/index.ts';
 import { caServiceDefinition, type IstioCertificateRequest, type IstioCertificateResponse } from '../../xds/index.ts';
-import { WorkloadCertificateClient, type WorkloadCertificate } from './workload-certificate.ts';
-import { x509 } from './x509.ts';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { WorkloadCertificateClient, type CreateKeyAndCsr, type WorkloadCertificate } from './workload-certificate.ts';
+
+// The proxy is handed its key and CSR maker (src/ca's, in main/); this test makes its own with the same library.
+x509.cryptoProvider.set(globalThis.crypto);
+const createKeyAndCsr: CreateKeyAndCsr = async (identity) => {
+  const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: identity }], true)],
+  });
+  return { keyPem: x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'), csrPem: csr.toString('pem') };
+};
 
 const IDENTITY = 'spiffe://cluster.local/ns/default/sa/productpage';
 const TOKEN = 'good-token';
@@ -115,6 +128,7 @@ describe('WorkloadCertificateClient', () => {
       caAddress: `127.0.0.1:${ca.port}`,
       identity: { trustDomain: 'cluster.local', namespace: 'default', serviceAccount: 'productpage' },
       readToken: async () => `${TOKEN}\n`,
+      createKeyAndCsr,
       validitySeconds: 3600,
       clock: { now: () => ca.now },
       timers,

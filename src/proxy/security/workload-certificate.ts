@@ -1,9 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { err, ok, type Clock, type Logger, type Result, type TimerHandle, type Timers } from '../../core/index.ts';
 import { caServiceDefinition, type IstioCertificateRequest, type IstioCertificateResponse } from '../../xds/index.ts';
 import { JitteredBackoff } from '../xds-client/index.ts';
 import { verifyCertificateChain } from './verify-chain.ts';
-import { x509 } from './x509.ts';
 
 export interface WorkloadIdentity {
   /** `cluster.local` unless the mesh says otherwise. */
@@ -29,10 +29,14 @@ export interface WorkloadCertificate {
   readonly serial: string;
 }
 
+/** Makes a fresh key pair in this process and a CSR naming `identity` (a SPIFFE id): PKCS#8 and PKCS#10 PEM. */
+export type CreateKeyAndCsr = (identity: string) => Promise<{ readonly keyPem: string; readonly csrPem: string }>;
+
 export interface WorkloadCertificateOptions {
   /** `host:port` of the CA's gRPC port (the control plane's xDS port), plaintext for now. */
   readonly caAddress: string;
   readonly identity: WorkloadIdentity;
+  readonly createKeyAndCsr: CreateKeyAndCsr;
   /** The bearer token, read again for each request so a rotated token file is picked up. */
   readonly readToken: () => Promise<string>;
   /** The lifetime to ask for, in seconds; 0 (the default) takes the CA's. */
@@ -173,12 +177,7 @@ export class WorkloadCertificateClient {
 
   async #request(): Promise<Result<WorkloadCertificate, string>> {
     const { clock } = this.#options;
-    const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      keys,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: this.#identity }], true)],
-    });
+    const { keyPem, csrPem } = await this.#options.createKeyAndCsr(this.#identity);
     let token: string;
     try {
       token = (await this.#options.readToken()).trim();
@@ -186,14 +185,13 @@ export class WorkloadCertificateClient {
       return err(`cannot read the token: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (token === '') return err('the token is empty');
-    const response = await this.#call({ csr: csr.toString('pem'), validityDuration: this.#options.validitySeconds ?? 0 }, token);
+    const response = await this.#call({ csr: csrPem, validityDuration: this.#options.validitySeconds ?? 0 }, token);
     if (!response.ok) return response;
     const chain = response.value.certChain;
-    const publicKeySpki = new Uint8Array(await crypto.subtle.exportKey('spki', keys.publicKey));
+    const publicKeySpki = new Uint8Array(createPublicKey(keyPem).export({ type: 'spki', format: 'der' }));
     const verified = verifyCertificateChain(chain, { identity: this.#identity, publicKeySpki }, clock.now());
     if (!verified.ok) return err(`the CA's answer is refused: ${verified.error}`);
-    const privateKeyPem = x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
-    return ok({ identity: this.#identity, certChainPem: chain, privateKeyPem, trustBundlePem: chain[chain.length - 1]!, ...verified.value });
+    return ok({ identity: this.#identity, certChainPem: chain, privateKeyPem: keyPem, trustBundlePem: chain[chain.length - 1]!, ...verified.value });
   }
 
   #call(request: IstioCertificateRequest, token: string): Promise<Result<IstioCertificateResponse, string>> {
