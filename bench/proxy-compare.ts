@@ -35,16 +35,13 @@ import { PROXIES, renderReport, VARIANTS, type MemoryRecord, type ProxyName, typ
 import { H2_BODY, startUpstream } from './proxy-compare-upstream.ts';
 import { H2_AUTHORITY, HTTP_AUTHORITY, startWeft } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
+import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
 const TCP_MESSAGE = 1024;
 /** The generator polls instead of sleeping this long before a due time (timers wake ~20 µs late here). */
 const SPIN_US = 50;
-/** A run during which other processes used more than this % of a core is repeated (`--retries`). */
-const FOREIGN_LIMIT = 10;
-/** Likewise a run with more CPU steal than this % (the VM's host was busy). */
-const STEAL_LIMIT = 2;
 
 interface TrafficSpec extends Scenario {
   readonly protocol: Protocol;
@@ -104,6 +101,7 @@ const deadline = started + timeLimitS * 1000;
 const progress = (message: string): void => {
   process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 };
+const quiet = new QuietRuns(retries, deadline, progress);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- refusing early ----
@@ -232,22 +230,9 @@ async function measureLoad(pathUnderTest: PathUnderTest, spec: TrafficSpec, kind
   });
 }
 
-let repeated = 0;
-
-/** CPU taken from the benchmark by other processes and by the VM's host, in % of one core. */
-const interference = (r: LoadResult): number => (Number.isNaN(r.foreignCpu) ? 0 : r.foreignCpu) + r.steal * os.cpus().length;
-const disturbed = (r: LoadResult): boolean => r.foreignCpu > FOREIGN_LIMIT || r.steal > STEAL_LIMIT;
-
 /** The run with the least interference, trying again while other processes or the host used the machine. */
-async function measureQuietly(pathUnderTest: PathUnderTest, spec: TrafficSpec, kind: 'rate' | 'max', warmup: number, duration: number): Promise<LoadResult> {
-  let best = await measureLoad(pathUnderTest, spec, kind, warmup, duration);
-  for (let attempt = 0; attempt < retries && disturbed(best) && Date.now() < deadline; attempt++) {
-    repeated++;
-    progress(`  ${pathUnderTest.variant}: other processes used ${best.foreignCpu.toFixed(0)}% of a core, steal ${best.steal.toFixed(1)}%; again`);
-    const again = await measureLoad(pathUnderTest, spec, kind, warmup, duration);
-    if (interference(again) < interference(best)) best = again;
-  }
-  return best;
+function measureQuietly(pathUnderTest: PathUnderTest, spec: TrafficSpec, kind: 'rate' | 'max', warmup: number, duration: number): Promise<LoadResult> {
+  return quiet.measure(pathUnderTest.variant, () => measureLoad(pathUnderTest, spec, kind, warmup, duration));
 }
 
 async function idleMemory(proxies: readonly { name: ProxyName; peer: Peer }[]): Promise<Map<ProxyName, MemoryUse>> {
@@ -376,7 +361,7 @@ const markdown = renderReport({
   memory: memoryRecords,
   clusters,
   failures,
-  repeated,
+  repeated: quiet.repeated,
   foreignLimit: FOREIGN_LIMIT,
   stealLimit: STEAL_LIMIT,
   elapsedS: (Date.now() - started) / 1000,

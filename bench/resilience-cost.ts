@@ -31,12 +31,11 @@ import { cpuUsPerRequest, fixed, median, mib, num, proxyBusy, ratio } from './pr
 import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson, startWeft, type WeftPeer } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
+import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
 const SPIN_US = 50;
-const FOREIGN_LIMIT = 10;
-const STEAL_LIMIT = 2;
 const BODY = 1024;
 const OPEN_CONNECTIONS = 16;
 const CLOSED_CONNECTIONS = 64;
@@ -91,6 +90,7 @@ const deadline = started + timeLimitS * 1000;
 const progress = (message: string): void => {
   process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 };
+const quiet = new QuietRuns(retries, deadline, progress);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 if (process.platform !== 'linux' || os.cpus().length < 2) {
@@ -326,21 +326,10 @@ async function measure(p: PathUnderTest, kind: 'rate' | 'max', warmup: number, d
   });
 }
 
-let repeated = 0;
-const interference = (r: LoadResult): number => (Number.isNaN(r.foreignCpu) ? 0 : r.foreignCpu) + r.steal * os.cpus().length;
-const disturbed = (r: LoadResult): boolean => r.foreignCpu > FOREIGN_LIMIT || r.steal > STEAL_LIMIT;
-
 /** As bench/proxy-compare.ts: a run disturbed by other processes or by the VM's host is measured again, the quieter kept. */
-async function measureQuietly(p: PathUnderTest, kind: 'rate' | 'max'): Promise<LoadResult> {
+function measureQuietly(p: PathUnderTest, kind: 'rate' | 'max'): Promise<LoadResult> {
   const duration = kind === 'rate' ? durationS : maxDurationS;
-  let best = await measure(p, kind, warmupS, duration);
-  for (let attempt = 0; attempt < retries && disturbed(best) && Date.now() < deadline; attempt++) {
-    repeated++;
-    progress(`  ${p.name}: other processes used ${best.foreignCpu.toFixed(0)}% of a core, steal ${best.steal.toFixed(1)}%; again`);
-    const again = await measure(p, kind, warmupS, duration);
-    if (interference(again) < interference(best)) best = again;
-  }
-  return best;
+  return quiet.measure(p.name, () => measure(p, kind, warmupS, duration));
 }
 
 // ---- the run ----
@@ -558,7 +547,7 @@ line('**Checks.** ' + [
   `requests per endpoint (\`/clusters\` rq_total, warm-up included): ${[...balance].map(([c, hosts]) => `${c} ${hosts.map((h) => `${h.requests}${h.healthy ? '' : ' (ejected)'}`).join(' / ')}`).join('; ')}`,
   enforced.length === 0 ? 'no ejection' : `outlier detection: ${enforced.map(([n, v]) => `${n} = ${v}`).join(', ')}`,
   `${runs.length} runs; ${bad.length === 0 ? 'no failed or unanswered request' : `failed or unanswered requests in ${bad.map((r) => `${r.path}/${r.kind}#${r.round}: ${r.result.errors} failed, ${r.result.timeouts} unanswered`).join('; ')}`}`,
-  `other processes during a run: median ${fixed(median(foreign), 1)}%, highest ${fixed(Math.max(0, ...foreign), 1)}% of a core; highest steal ${fixed(Math.max(0, ...runs.map((r) => r.result.steal)), 2)}%; ${repeated} run(s) measured again (other processes over ${FOREIGN_LIMIT}% of a core or steal over ${STEAL_LIMIT}%)`,
+  `other processes during a run: median ${fixed(median(foreign), 1)}%, highest ${fixed(Math.max(0, ...foreign), 1)}% of a core; highest steal ${fixed(Math.max(0, ...runs.map((r) => r.result.steal)), 2)}%; ${quiet.repeated} run(s) measured again (other processes over ${FOREIGN_LIMIT}% of a core or steal over ${STEAL_LIMIT}%)`,
 ].join('; ') + '.');
 line();
 process.stdout.write(`${out.join('\n')}\n`);
