@@ -15,7 +15,7 @@ import { HttpConnectionManagerFactory } from '../proxy/network/http-connection-m
 import type { NetworkFilterFactory } from '../proxy/network/network-filter.ts';
 import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
 import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
-import { WorkloadCertificateClient } from '../proxy/security/index.ts';
+import { sdsSecretNames, SecretStore, WorkloadCertificateClient } from '../proxy/security/index.ts';
 import { createWorkloadKeyAndCsr } from '../ca/index.ts';
 import { StatsStore, type AccessLogSink } from '../proxy/telemetry/index.ts';
 import { XdsClusterManager, type ClusterStatus } from '../proxy/upstream/cluster-manager.ts';
@@ -110,14 +110,22 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const stats = new StatsStore();
   const startTime = clock.now();
 
+  const certificates = workloadCertificateClient(options, { clock, timers, random });
+  // With a workload certificate, the proxy serves Istio's `default` and `ROOTCA` itself, as Istio's agent does for Envoy.
+  const secrets = new SecretStore({ localNames: certificates === undefined ? [] : [SDS_WORKLOAD_CERTIFICATE, SDS_ROOT_CA], now: () => clock.now() });
+  certificates?.onCertificate((certificate) => {
+    secrets.setLocal(SDS_WORKLOAD_CERTIFICATE, { kind: 'tlsCertificate', certificateChainPem: certificate.certChainPem.join(''), privateKeyPem: certificate.privateKeyPem }, certificate.serial);
+    secrets.setLocal(SDS_ROOT_CA, { kind: 'validationContext', trustedCaPem: certificate.trustBundlePem }, certificate.serial);
+  });
+
   const clusters = new XdsClusterManager({ stats, timers, clock, random, logger: loggers.get('upstream') });
   const internalListeners = new InternalListeners();
-  const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream'), internalListeners });
+  const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream'), internalListeners, secrets });
   const filters = httpFilters(pools, timers);
   const routes = new RouteConfigStore({ clock, perFilterConfigParsers: filters.perRoute });
   const networkFilters: NetworkFilterFactory[] = [
     new HttpConnectionManagerFactory({ routes, httpFilters: filters.registry, timers, newRequestId: randomUUID }) as NetworkFilterFactory,
-    new TcpProxyFactory({ timers, logger: loggers.get('upstream'), internalListeners }) as NetworkFilterFactory,
+    new TcpProxyFactory({ timers, logger: loggers.get('upstream'), internalListeners, secrets }) as NetworkFilterFactory,
   ];
   const originalDestination = loadOriginalDestination();
   if (!originalDestination.ok) loggers.get('main').warn(`${originalDestination.error}; redirected connections are taken as addressed to the listener`);
@@ -127,6 +135,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     deps: { clusters, stats, accessLog: options.accessLog, clock, random, logger: loggers.get('connection') },
     timers,
     internalListeners,
+    secrets,
     ...(originalDestination.ok ? { originalDestination: originalDestination.value } : {}),
     ...(binding === undefined ? {} : { bindAddress: binding }),
     ...(options.drainTimeMs === undefined ? {} : { drainTimeMs: options.drainTimeMs }),
@@ -135,15 +144,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const ads = new AdsClient({
     ads: bootstrap.ads,
     node: xdsNode(bootstrap, options.version),
-    handlers: [clusters.cds, clusters.eds, listeners, routes],
+    handlers: [clusters.cds, clusters.eds, listeners, routes, secrets.sds],
     clock,
     timers,
     random,
     logger: loggers.get('config'),
     stats,
   });
-
-  const certificates = workloadCertificateClient(options, { clock, timers, random });
+  secrets.addReferences(() => listeners.secretNames());
+  secrets.addReferences(() => {
+    const names = new Set<string>();
+    for (const name of clusters.names()) sdsSecretNames(clusters.get(name)?.config, names);
+    return names;
+  });
 
   let state: ServerState = 'INITIALIZING';
   let closed = false;
@@ -230,6 +243,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     close: closeAll,
   };
 }
+
+/** Istio's SDS names for the workload's certificate and the mesh root. */
+const SDS_WORKLOAD_CERTIFICATE = 'default';
+const SDS_ROOT_CA = 'ROOTCA';
 
 /** The workload certificate client for the node's namespace and service account, when the bootstrap names a CA token file. */
 function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; timers: Timers; random: () => number }): WorkloadCertificateClient | undefined {

@@ -12,9 +12,38 @@ export interface DownstreamInfo {
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
-  /** Present when the connection was TLS: the SNI and the negotiated ALPN. */
-  readonly tls?: { readonly sni?: string; readonly alpn?: string };
+  /** Present when the proxy terminated TLS on the connection. */
+  readonly tls?: DownstreamTls;
 }
+
+/** A TLS connection the proxy terminated: what was negotiated and who the peer proved to be. */
+export interface DownstreamTls {
+  readonly sni?: string;
+  readonly alpn?: string;
+  /** The client's certificate, when it presented one that was verified (mutual TLS). */
+  readonly peerCertificate?: PeerCertificate;
+  /** The URI SANs of the certificate the proxy presented (XFCC's `By`). */
+  readonly localUriSans: readonly string[];
+}
+
+/** A verified peer certificate, as Envoy's RBAC (`authenticated`) and XFCC read it. */
+export interface PeerCertificate {
+  /** URI SANs: a workload's SPIFFE id. */
+  readonly uriSans: readonly string[];
+  readonly dnsSans: readonly string[];
+  /** The subject, RFC 2253 (`CN=foo,O=bar`). */
+  readonly subject: string;
+  /** Lower-case hex SHA-256 of the DER. */
+  readonly sha256: string;
+  /** The certificate in PEM. */
+  readonly pem: string;
+}
+
+/**
+ * Envoy's dynamic metadata: what filters learn about a request and leave for later filters and the
+ * access log, by namespace (the writing filter's name: `envoy.filters.http.jwt_authn`, `istio_authn`).
+ */
+export type DynamicMetadata = Map<string, Record<string, unknown>>;
 
 /**
  * Envoy's response flags, written to access logs and metrics: UH no healthy upstream, UF connect
@@ -63,6 +92,8 @@ export interface HttpExchange {
   readonly body: Readable;
   readonly downstream: DownstreamInfo;
   readonly info: StreamInfo;
+  /** Filled by filters (a JWT's payload, an RBAC shadow result) for later filters and the access log. */
+  readonly metadata: DynamicMetadata;
   /** Aborted when the downstream resets or goes away. */
   readonly signal: AbortSignal;
   /** The route chosen for the request (set before the filters run); undefined when none matched. */

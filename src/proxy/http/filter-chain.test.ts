@@ -11,6 +11,7 @@ function exchange(): HttpExchange {
     body: Readable.from([]),
     downstream: { connectionId: 1, remoteAddress: '127.0.0.1', remotePort: 1, localAddress: '127.0.0.1', localPort: 2 },
     info: { requestId: '', startTime: 0, responseFlags: new Set(), attemptCount: 0, bytesReceived: 0, bytesSent: 0 },
+    metadata: new Map(),
     signal: new AbortController().signal,
     route: undefined,
     clearRouteCache() {},

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import type { Timers } from '../../core/index.ts';
 import type { DownstreamInfo } from '../http/exchange.ts';
-import type { NetworkFilter, NetworkFilterDeps } from '../network/network-filter.ts';
+import type { ConnectionFilter, DownstreamConnection, NetworkFilter, NetworkFilterDeps } from '../network/network-filter.ts';
 import type { Counter, Gauge } from '../telemetry/stats.ts';
 import type { CompiledChain, CompiledListener } from './compile-listener.ts';
+import { terminateTls, type DownstreamTransport, type TlsRefusal } from './downstream-tls.ts';
 import { FilterChainMatcher } from './filter-chain-matcher.ts';
 import { unmapIpv4, type Destination } from './original-destination.ts';
 import { RAW_BUFFER, sniffConnection, type Sniffed } from './sniff-connection.ts';
@@ -18,6 +19,8 @@ export interface ListenerContext {
 
 interface RunningChain {
   readonly label: string;
+  readonly transport: DownstreamTransport;
+  readonly connectionFilters: readonly ConnectionFilter[];
   readonly filter: NetworkFilter;
 }
 
@@ -26,6 +29,9 @@ interface ListenerStats {
   readonly active: Gauge;
   readonly noFilterChainMatch: Counter;
   readonly listenerFilterTimeout: Counter;
+  /** Envoy's `ssl.handshake` and the reasons a TLS connection was refused (`ssl.connection_error`, ...). */
+  readonly tlsHandshakes: Counter;
+  readonly tlsRefusals: Readonly<Record<TlsRefusal, Counter>>;
 }
 
 /**
@@ -40,6 +46,7 @@ export class ActiveListener {
   readonly appliedAt: number;
   /** By chain fingerprint. */
   private readonly filters: ReadonlyMap<string, NetworkFilter>;
+  private readonly connectionFilters: ReadonlyMap<string, readonly ConnectionFilter[]>;
   private readonly matcher: FilterChainMatcher<RunningChain>;
   private readonly context: ListenerContext;
   private readonly stats: ListenerStats;
@@ -50,15 +57,20 @@ export class ActiveListener {
     this.version = version;
     this.appliedAt = context.deps.clock.now();
     const filters = new Map<string, NetworkFilter>();
+    const connectionFilters = new Map<string, readonly ConnectionFilter[]>();
     const run = (chain: CompiledChain): RunningChain => {
       let filter = filters.get(chain.fingerprint) ?? previous?.filters.get(chain.fingerprint);
       filter ??= chain.factory.create(chain.filterConfig, context.deps);
       filters.set(chain.fingerprint, filter);
-      return { label: chain.label, filter };
+      let before = connectionFilters.get(chain.fingerprint) ?? previous?.connectionFilters.get(chain.fingerprint);
+      before ??= chain.connectionFilters.map(({ factory, config: filterConfig }) => factory.create(filterConfig, context.deps));
+      connectionFilters.set(chain.fingerprint, before);
+      return { label: chain.label, transport: chain.transport, connectionFilters: before, filter };
     };
     const chains = config.chains.map((chain) => ({ match: chain.match, value: run(chain) }));
     this.matcher = new FilterChainMatcher(chains, config.defaultChain !== undefined ? run(config.defaultChain) : undefined);
     this.filters = filters;
+    this.connectionFilters = connectionFilters;
     // An internal listener has no address to name its stats by: its name does.
     const scope = context.deps.stats.scope(config.internal ? `listener.${config.name}` : `listener.${config.address}_${config.port}`);
     this.stats = {
@@ -66,6 +78,14 @@ export class ActiveListener {
       active: scope.gauge('downstream_cx_active'),
       noFilterChainMatch: scope.counter('no_filter_chain_match'),
       listenerFilterTimeout: scope.counter('downstream_pre_cx_timeout'),
+      tlsHandshakes: scope.counter('ssl.handshake'),
+      tlsRefusals: {
+        no_context: scope.counter('ssl.connection_error'),
+        connection_error: scope.counter('ssl.connection_error'),
+        fail_verify_no_cert: scope.counter('ssl.fail_verify_no_cert'),
+        fail_verify_error: scope.counter('ssl.fail_verify_error'),
+        no_sni: scope.counter('ssl.fail_verify_sni'),
+      },
     };
   }
 
@@ -137,7 +157,31 @@ export class ActiveListener {
       socket.destroy();
       return;
     }
-    chain.filter.onConnection({ socket, downstream, originalDestination: destination, listenerName: this.config.name, sniffed });
+    const transport = chain.transport;
+    if (transport.kind === 'raw') {
+      this.connect(chain, { socket, downstream, originalDestination: destination, listenerName: this.config.name, sniffed });
+      return;
+    }
+    const inspecting = this.context.inspecting;
+    inspecting.add(socket);
+    terminateTls(socket, transport.tls, this.context.timers, (outcome) => {
+      inspecting.delete(socket);
+      if (outcome.kind === 'refused') {
+        this.stats.tlsRefusals[outcome.refusal].inc();
+        this.context.deps.logger.debug('TLS connection refused', { listener: this.config.name, chain: chain.label, remote: `${downstream.remoteAddress}:${downstream.remotePort}`, reason: outcome.reason });
+        return;
+      }
+      this.stats.tlsHandshakes.inc();
+      this.connect(chain, { socket: outcome.socket, downstream: { ...downstream, tls: outcome.tls }, originalDestination: destination, listenerName: this.config.name, sniffed });
+    });
+  }
+
+  /** Runs the chain's connection filters, then hands the connection to its terminal filter. */
+  private connect(chain: RunningChain, connection: DownstreamConnection): void {
+    for (const filter of chain.connectionFilters) {
+      if (filter.onConnection(connection) === 'stop') return;
+    }
+    chain.filter.onConnection(connection);
   }
 
   /** Envoy's NR for a connection no filter chain takes. */

@@ -118,7 +118,7 @@ describe('compileListener', () => {
       `filterChains[0]: filters[0] x: no network filter for type.googleapis.com/x.Unknown (known: ${TCP_PROXY_TYPE}, ${HTTP_CONNECTION_MANAGER_TYPE})`,
     ]);
     assert.deepEqual(problems(listener({ filterChains: [{ filters: [tcp('a'), tcp('b')] }] })), [
-      'filterChains[0]: filters[0] envoy.filters.network.tcp_proxy: only the last filter of a chain runs, and it must be the only one (non-terminal network filters are not supported)',
+      'filterChains[0]: filters[0] envoy.filters.network.tcp_proxy: only the last filter of a chain may be a terminal one',
     ]);
     assert.deepEqual(problems(listener({ filterChains: [{ filters: [] }] })), [
       'filterChains[0]: filters: a chain needs a terminal network filter (tcp_proxy or http_connection_manager)',
@@ -146,7 +146,7 @@ describe('compileListener', () => {
       'filterChainMatcher: matching with a filterChainMatcher is not supported (use filterChains[].filterChainMatch)',
       'address.socketAddress.address: "localhost" is not an IP address (a listener binds an IP, such as 0.0.0.0)',
       'filterChains[0]: filterChainMatch.destinationPort: 0 is not a port (1-65535)',
-      'filterChains[0]: transportSocket envoy.transport_sockets.tls: terminating TLS on a listener is not supported (only envoy.transport_sockets.raw_buffer)',
+      'filterChains[0]: transportSocket.typedConfig: a TLS transport socket needs its DownstreamTlsContext (type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext)',
       'listenerFilters[0] envoy.filters.listener.proxy_protocol: unknown listener filter envoy.filters.listener.proxy_protocol (known: envoy.filters.listener.tls_inspector, envoy.filters.listener.http_inspector, envoy.filters.listener.original_dst)',
       'listenerFiltersTimeout: "soon" is not a duration (expected a number with a unit: ns, us, ms, s, m, h, e.g. "1.5s" or "100ms")',
     ]);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { err, ok, parseDuration, type Result } from '../../core/index.ts';
 import type { ProtoJson } from '../../xds/index.ts';
@@ -5,7 +6,10 @@ import {
   HTTP_CONNECTION_MANAGER_TYPE, HTTP_INSPECTOR_TYPE, LISTENER_FILTER, ORIGINAL_DST_TYPE, TLS_INSPECTOR_TYPE,
   type FilterChain, type FilterChainMatch, type Listener,
 } from '../../xds/envoy/index.ts';
-import type { NetworkFilterFactory, NetworkFilterRegistry } from '../network/network-filter.ts';
+import type { ConnectionFilterFactory, NetworkFilterFactory, NetworkFilterRegistry } from '../network/network-filter.ts';
+import type { SecretLookup } from '../security/secret-store.ts';
+import type { ReadFile } from '../security/tls-context.ts';
+import { parseDownstreamTransport, type DownstreamTransport } from './downstream-tls.ts';
 import { filterChainMatchProblems } from './filter-chain-matcher.ts';
 
 /** A filter chain, checked, with its terminal network filter's config parsed by that filter's factory. */
@@ -15,6 +19,10 @@ export interface CompiledChain {
   /** Equal for equal configs: an update keeps the running filter of a chain whose fingerprint it keeps. */
   readonly fingerprint: string;
   readonly match: FilterChainMatch | undefined;
+  /** Plaintext, or TLS the proxy terminates before the filters run. */
+  readonly transport: DownstreamTransport;
+  /** Filters that see the connection before the terminal one (network RBAC), in order. */
+  readonly connectionFilters: readonly { readonly factory: ConnectionFilterFactory; readonly config: unknown }[];
   readonly factory: NetworkFilterFactory;
   readonly filterConfig: unknown;
   /** The route configuration its http_connection_manager fetches over RDS. */
@@ -57,8 +65,13 @@ export interface CompiledListener {
 /** Envoy's default listener filter timeout. */
 export const DEFAULT_LISTENER_FILTERS_TIMEOUT_MS = 15_000;
 
-const RAW_BUFFER_SOCKET = 'envoy.transport_sockets.raw_buffer';
-const RAW_BUFFER_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+/** What terminating TLS needs: files that contexts name, and the SDS secrets. */
+export interface ListenerTlsDeps {
+  readonly readFile: ReadFile;
+  readonly secrets: SecretLookup | undefined;
+}
+
+const NO_SECRETS: ListenerTlsDeps = { readFile: readFileSync, secrets: undefined };
 
 type ListenerFilterKind = 'tls' | 'http' | 'originalDst';
 
@@ -83,7 +96,7 @@ const UNSUPPORTED_FIELDS: readonly { readonly field: string; readonly active: (v
  * is (`filterChains[1] "inbound-http": filters[0] envoy.filters.network.tcp_proxy: ...`).
  * API listeners are for proxyless clients, not for this proxy: they compile to undefined.
  */
-export function compileListener(name: string, raw: ProtoJson, filters: NetworkFilterRegistry): Result<CompiledListener | undefined, string[]> {
+export function compileListener(name: string, raw: ProtoJson, filters: NetworkFilterRegistry, tls: ListenerTlsDeps = NO_SECRETS): Result<CompiledListener | undefined, string[]> {
   const problems: string[] = [];
   const listener = raw as unknown as Listener;
   if (listener.name !== name) problems.push(`name: "${String(listener.name)}" differs from the resource name "${name}"`);
@@ -100,7 +113,7 @@ export function compileListener(name: string, raw: ProtoJson, filters: NetworkFi
   const matchKeys = new Map<string, string>();
   (Array.isArray(chainList) ? chainList : []).forEach((chain, i) => {
     const label = chainLabel(chain, `filterChains[${i}]`);
-    const compiled = compileChain(chain, label, `filterChains[${i}]`, filters, problems);
+    const compiled = compileChain(chain, label, `filterChains[${i}]`, filters, tls, problems);
     if (compiled === undefined) return;
     const key = matchKey(compiled.match);
     const other = matchKeys.get(key);
@@ -109,7 +122,7 @@ export function compileListener(name: string, raw: ProtoJson, filters: NetworkFi
     chains.push(compiled);
   });
   const defaultChain = listener.defaultFilterChain !== undefined
-    ? compileChain(listener.defaultFilterChain, chainLabel(listener.defaultFilterChain, 'defaultFilterChain'), 'defaultFilterChain', filters, problems)
+    ? compileChain(listener.defaultFilterChain, chainLabel(listener.defaultFilterChain, 'defaultFilterChain'), 'defaultFilterChain', filters, tls, problems)
     : undefined;
   if (listener.defaultFilterChain !== undefined && listener.defaultFilterChain.filterChainMatch !== undefined) {
     problems.push('defaultFilterChain.filterChainMatch: the default chain takes what no other chain matches, so it has no match of its own');
@@ -204,7 +217,9 @@ function compileInternal(listener: Listener, problems: string[]): { address: str
   return problems.length === before ? { address: '', port: 0, internal: true } : undefined;
 }
 
-function compileChain(chain: FilterChain, label: string, path: string, registry: NetworkFilterRegistry, problems: string[]): CompiledChain | undefined {
+function compileChain(
+  chain: FilterChain, label: string, path: string, registry: NetworkFilterRegistry, tls: ListenerTlsDeps, problems: string[],
+): CompiledChain | undefined {
   const at = `${path}${label === path ? '' : ` "${label}"`}`;
   const before = problems.length;
   if (chain === null || typeof chain !== 'object') {
@@ -212,13 +227,11 @@ function compileChain(chain: FilterChain, label: string, path: string, registry:
     return undefined;
   }
   for (const problem of filterChainMatchProblems(chain.filterChainMatch ?? {})) problems.push(`${at}: filterChainMatch.${problem}`);
-  const transport = chain.transportSocket;
-  if (transport !== undefined && transport.name !== RAW_BUFFER_SOCKET && transport.typedConfig?.['@type'] !== RAW_BUFFER_TYPE) {
-    problems.push(`${at}: transportSocket ${transport.name}: terminating TLS on a listener is not supported (only ${RAW_BUFFER_SOCKET})`);
-  }
+  const transport = parseDownstreamTransport(chain.transportSocket, 'transportSocket', tls.readFile, (field, message) => problems.push(`${at}: ${field}: ${message}`), tls.secrets);
   const filters = Array.isArray(chain.filters) ? chain.filters : [];
   if (filters.length === 0) problems.push(`${at}: filters: a chain needs a terminal network filter (tcp_proxy or http_connection_manager)`);
   let terminal: { factory: NetworkFilterFactory; config: unknown; rds: string | undefined } | undefined;
+  const connectionFilters: { factory: ConnectionFilterFactory; config: unknown }[] = [];
   filters.forEach((filter, i) => {
     const typeUrl = filter.typedConfig?.['@type'];
     const where = `${at}: filters[${i}] ${filter.name ?? typeUrl ?? '(unnamed)'}`;
@@ -232,16 +245,24 @@ function compileChain(chain: FilterChain, label: string, path: string, registry:
       problems.push(`${where}: no network filter for ${typeUrl} (known: ${known === '' ? 'none' : known})`);
       return;
     }
-    if (i !== filters.length - 1) {
-      problems.push(`${where}: only the last filter of a chain runs, and it must be the only one (non-terminal network filters are not supported)`);
+    const last = i === filters.length - 1;
+    const isConnectionFilter = 'role' in factory && factory.role === 'connection';
+    if (last === isConnectionFilter) {
+      problems.push(last
+        ? `${where}: a chain must end with a terminal filter (tcp_proxy or http_connection_manager)`
+        : `${where}: only the last filter of a chain may be a terminal one`);
       return;
     }
     const parsed = factory.parse(filter.typedConfig as Readonly<Record<string, unknown>>);
     if (!parsed.ok) problems.push(`${where}: ${parsed.error}`);
-    else terminal = { factory, config: parsed.value, rds: rdsName(filter.typedConfig) };
+    else if (isConnectionFilter) connectionFilters.push({ factory, config: parsed.value });
+    else terminal = { factory: factory as NetworkFilterFactory, config: parsed.value, rds: rdsName(filter.typedConfig) };
   });
-  if (problems.length > before || terminal === undefined) return undefined;
-  return { label, fingerprint: JSON.stringify(chain), match: chain.filterChainMatch, factory: terminal.factory, filterConfig: terminal.config, rds: terminal.rds };
+  if (problems.length > before || terminal === undefined || transport === undefined) return undefined;
+  return {
+    label, fingerprint: JSON.stringify(chain), match: chain.filterChainMatch, transport, connectionFilters,
+    factory: terminal.factory, filterConfig: terminal.config, rds: terminal.rds,
+  };
 }
 
 function compileListenerFilters(listener: Listener, problems: string[]): Set<ListenerFilterKind> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { err, ok, type Result, type TimerHandle, type Timers } from '../../core/index.ts';
 import { TypeUrl, type ProtoJson } from '../../xds/index.ts';
@@ -8,7 +9,9 @@ import type { Counter, Gauge } from '../telemetry/stats.ts';
 import type { InternalAcceptor, InternalListeners } from '../upstream/internal-listeners.ts';
 import type { ResourceHandler, ResourceUpdate } from '../xds-client/resource-handler.ts';
 import { ActiveListener, type ListenerContext } from './active-listener.ts';
-import { compileListener, type CompiledListener } from './compile-listener.ts';
+import { compileListener, type CompiledListener, type ListenerTlsDeps } from './compile-listener.ts';
+import { sdsSecretNames, type SecretLookup } from '../security/secret-store.ts';
+import type { ReadFile } from '../security/tls-context.ts';
 import { localAddressDestination, type Destination, type OriginalDestination } from './original-destination.ts';
 
 /** Where a listener's socket is bound. */
@@ -35,6 +38,10 @@ export interface ListenerManagerOptions {
   readonly drainTimeMs?: number;
   /** Where the internal listeners are registered, for clusters to reach them in-process; without it they take no connections. */
   readonly internalListeners?: InternalListeners;
+  /** Where chains that terminate TLS find the SDS secrets they name; without it, such chains refuse every connection. */
+  readonly secrets?: SecretLookup;
+  /** Reads the certificate files TLS contexts name; node's readFileSync by default. */
+  readonly readFile?: ReadFile;
 }
 
 /** Istio's default drain duration. */
@@ -77,6 +84,7 @@ interface ManagerStats {
 export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   readonly typeUrl = TypeUrl.Listener;
   private readonly filterRegistry: NetworkFilterRegistry;
+  private readonly tls: ListenerTlsDeps;
   private readonly context: ListenerContext;
   private readonly originalDestination: OriginalDestination;
   private readonly bindAddress: (listener: { readonly name: string; readonly address: string; readonly port: number }) => BindAddress;
@@ -106,6 +114,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
 
   constructor(options: ListenerManagerOptions) {
     this.filterRegistry = options.filters;
+    this.tls = { readFile: options.readFile ?? readFileSync, secrets: options.secrets };
     this.context = { deps: options.deps, timers: options.timers, inspecting: new Set() };
     this.originalDestination = options.originalDestination ?? localAddressDestination;
     this.bindAddress = options.bindAddress ?? ((listener) => ({ host: listener.address, port: listener.port }));
@@ -130,6 +139,13 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
 
   dependencies(): { readonly typeUrl: TypeUrl; readonly names: ReadonlySet<string> } {
     return { typeUrl: TypeUrl.RouteConfiguration, names: this.routeConfigNames };
+  }
+
+  /** The SDS secrets the listeners' TLS contexts name. */
+  secretNames(): Set<string> {
+    const names = new Set<string>();
+    for (const listener of this.listeners.values()) sdsSecretNames(listener.config.config, names);
+    return names;
   }
 
   /** Where a listener's socket is bound, once it is. */
@@ -234,7 +250,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
       if (!removed.has(name) && !update.resources.has(name)) next.set(name, listener.config);
     }
     for (const [name, raw] of update.resources) {
-      const compiled = compileListener(name, raw, this.filterRegistry);
+      const compiled = compileListener(name, raw, this.filterRegistry, this.tls);
       if (!compiled.ok) problems.set(name, compiled.error);
       else if (compiled.value !== undefined) next.set(name, compiled.value);
     }

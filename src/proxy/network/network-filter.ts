@@ -44,4 +44,21 @@ export interface NetworkFilterFactory<C = unknown> {
   create(config: C, deps: NetworkFilterDeps): NetworkFilter;
 }
 
-export type NetworkFilterRegistry = ReadonlyMap<string, NetworkFilterFactory>;
+/**
+ * A filter that runs before a chain's terminal filter (Envoy's network RBAC): it sees the
+ * connection once it is established (TLS, if any, done) and lets it go on or closes it.
+ */
+export interface ConnectionFilter {
+  /** 'continue' hands the connection to the next filter; 'stop' means this filter closed it (and logged why). */
+  onConnection(connection: DownstreamConnection): 'continue' | 'stop';
+}
+
+export interface ConnectionFilterFactory<C = unknown> {
+  readonly typeUrl: string;
+  /** Tells it apart from a terminal filter's factory in the registry. */
+  readonly role: 'connection';
+  parse(config: Readonly<Record<string, unknown>>): Result<C, string>;
+  create(config: C, deps: NetworkFilterDeps): ConnectionFilter;
+}
+
+export type NetworkFilterRegistry = ReadonlyMap<string, NetworkFilterFactory | ConnectionFilterFactory>;

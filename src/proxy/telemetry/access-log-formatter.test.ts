@@ -50,7 +50,7 @@ const REFUSED: AccessLogEntry = {
     headers: { 'x-envoy-original-path': '/orders', 'x-forwarded-for': '10.0.0.1, 10.0.0.2', 'user-agent': '' },
   },
   response: { status: 503, headers: {} },
-  downstream: { connectionId: 7, remoteAddress: '::1', remotePort: 51000, localAddress: '::1', localPort: 15001, tls: { sni: 'outbound_.8080_._.orders.shop.svc.cluster.local' } },
+  downstream: { connectionId: 7, remoteAddress: '::1', remotePort: 51000, localAddress: '::1', localPort: 15001, tls: { sni: 'outbound_.8080_._.orders.shop.svc.cluster.local', localUriSans: [] } },
   info: {
     requestId: 'r-2',
     startTime: Date.parse('2026-01-02T03:04:05.006Z'),

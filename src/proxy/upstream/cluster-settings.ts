@@ -13,7 +13,7 @@ import { DEFAULT_MAGLEV_TABLE_SIZE } from './load-balancers/maglev.ts';
 import { DEFAULT_HEALTHY_PANIC_THRESHOLD } from './load-balancers/priority-plan.ts';
 import { DEFAULT_MAXIMUM_RING_SIZE, DEFAULT_MINIMUM_RING_SIZE } from './load-balancers/ring-hash.ts';
 import { parseOutlierDetection, type OutlierDetectionSettings } from './outlier-detector.ts';
-import type { ReadFile } from './upstream-tls.ts';
+import type { ReadFile } from '../security/tls-context.ts';
 
 /** How a cluster balances, with the settings of its policy. */
 export type BalancingPolicy =

@@ -6,7 +6,9 @@ import {
   HTTP_PROTOCOL_OPTIONS_KEY, RAW_BUFFER_TRANSPORT_SOCKET, RAW_BUFFER_TYPE, TLS_TRANSPORT_SOCKET, UPSTREAM_TLS_CONTEXT_TYPE, type Cluster,
 } from '../../xds/envoy/index.ts';
 import type { UpstreamCluster, UpstreamHost } from './cluster.ts';
-import { parseUpstreamTlsContext, RAW_TRANSPORT, type Problem, type ReadFile, type UpstreamTransportSocket } from './upstream-tls.ts';
+import type { SecretLookup } from '../security/secret-store.ts';
+import type { Problem, ReadFile } from '../security/tls-context.ts';
+import { parseUpstreamTlsContext, RAW_TRANSPORT, type UpstreamTransportSocket } from './upstream-tls.ts';
 
 /** The endpoint metadata key transportSocketMatches look at (Istio puts `tlsMode: istio` there). */
 export const TRANSPORT_SOCKET_MATCH_KEY = 'envoy.transport_socket_match';
@@ -34,11 +36,11 @@ const PLAINTEXT: ClusterTransport = { forHost: () => RAW_TRANSPORT, autoSni: fal
  * Checks a Cluster's `transportSocket` and `transportSocketMatches` (and the auto SNI options of its
  * HttpProtocolOptions), reading the certificate files they name, and builds what its connections use.
  */
-export function parseClusterTransport(cluster: Cluster, readFile: ReadFile, problem: Problem): ClusterTransport {
+export function parseClusterTransport(cluster: Cluster, readFile: ReadFile, problem: Problem, secrets?: SecretLookup): ClusterTransport {
   const sockets: string[] = [];
   const unavailable: string[] = [];
   const parse = (value: unknown, at: string): UpstreamTransportSocket => {
-    const socket = transportSocket(value, at, readFile, problem) ?? RAW_TRANSPORT;
+    const socket = transportSocket(value, at, readFile, problem, secrets) ?? RAW_TRANSPORT;
     if (socket.kind === 'unavailable') unavailable.push(`${at}: ${socket.reason}`);
     return socket;
   };
@@ -79,7 +81,7 @@ export function parseClusterTransport(cluster: Cluster, readFile: ReadFile, prob
   };
 }
 
-function transportSocket(value: unknown, at: string, readFile: ReadFile, problem: Problem): UpstreamTransportSocket | undefined {
+function transportSocket(value: unknown, at: string, readFile: ReadFile, problem: Problem, secrets: SecretLookup | undefined): UpstreamTransportSocket | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     problem(at, 'must be an object');
     return undefined;
@@ -88,7 +90,7 @@ function transportSocket(value: unknown, at: string, readFile: ReadFile, problem
   for (const field of Object.keys(rest)) problem(`${at}.${field}`, 'unknown field (known: name, typedConfig)');
   const type = typeof typedConfig === 'object' && typedConfig !== null ? (typedConfig as Readonly<Record<string, unknown>>)['@type'] : undefined;
   // Envoy picks the socket by the type of its config; the name only counts without one.
-  if (type === UPSTREAM_TLS_CONTEXT_TYPE) return parseUpstreamTlsContext(typedConfig as Readonly<Record<string, unknown>>, `${at}.typedConfig`, readFile, problem);
+  if (type === UPSTREAM_TLS_CONTEXT_TYPE) return parseUpstreamTlsContext(typedConfig as Readonly<Record<string, unknown>>, `${at}.typedConfig`, readFile, problem, secrets);
   if (type === RAW_BUFFER_TYPE || (typedConfig === undefined && name === RAW_BUFFER_TRANSPORT_SOCKET)) return RAW_TRANSPORT;
   if (typedConfig === undefined && name === TLS_TRANSPORT_SOCKET) {
     problem(`${at}.typedConfig`, `a TLS transport socket needs its UpstreamTlsContext (${UPSTREAM_TLS_CONTEXT_TYPE})`);
@@ -110,6 +112,8 @@ export function sniFromAuthority(authority: string): string | undefined {
 export interface ClusterTransportsOptions {
   /** Reads the certificate files clusters name; node's readFileSync by default. */
   readonly readFile?: ReadFile;
+  /** Where TLS contexts find the SDS secrets they name; without it, such contexts fail every connection. */
+  readonly secrets?: SecretLookup | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -120,11 +124,13 @@ export interface ClusterTransportsOptions {
  */
 export class ClusterTransports {
   readonly #readFile: ReadFile;
+  readonly #secrets: SecretLookup | undefined;
   readonly #logger: Logger | undefined;
   readonly #byCluster = new WeakMap<UpstreamCluster, ClusterTransport>();
 
   constructor(options: ClusterTransportsOptions = {}) {
     this.#readFile = options.readFile ?? readFileSync;
+    this.#secrets = options.secrets;
     this.#logger = options.logger;
   }
 
@@ -132,7 +138,7 @@ export class ClusterTransports {
     let transport = this.#byCluster.get(cluster);
     if (transport === undefined) {
       const problems: string[] = [];
-      transport = parseClusterTransport(cluster.config, this.#readFile, (field, message) => problems.push(`${field}: ${message}`));
+      transport = parseClusterTransport(cluster.config, this.#readFile, (field, message) => problems.push(`${field}: ${message}`), this.#secrets);
       if (problems.length > 0) {
         const reason = `the cluster's transport socket cannot be used: ${problems.join('; ')}`;
         const socket: UpstreamTransportSocket = { kind: 'unavailable', reason };

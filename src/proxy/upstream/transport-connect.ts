@@ -3,7 +3,8 @@ import * as tls from 'node:tls';
 import type { Cluster } from '../../xds/envoy/index.ts';
 import type { UpstreamHost } from './cluster.ts';
 import { InternalListeners, type InternalOrigin } from './internal-listeners.ts';
-import { refusePeer, type UpstreamTls } from './upstream-tls.ts';
+import { refusePeer } from '../security/tls-context.ts';
+import type { UpstreamTls } from './upstream-tls.ts';
 
 /** How one connection is secured: plaintext, or TLS with the SNI, SAN host and ALPN chosen for it. */
 export type ConnectionSecurity =
@@ -39,6 +40,18 @@ export function alpnFor(configured: readonly string[], use: ConnectionUse): read
 /** The server's certificate was refused after the handshake (chain, SANs, pins). */
 export class PeerRefusedError extends Error {
   override readonly name = 'PeerRefusedError';
+}
+
+/** The TLS context cannot make connections yet (an SDS secret not delivered): a connect failure. */
+export class TransportUnavailableError extends Error {
+  override readonly name = 'TransportUnavailableError';
+}
+
+/** A socket that fails at once with `error`, as a connection that could not be made. */
+function failedConnection(error: Error): net.Socket {
+  const socket = new net.Socket();
+  process.nextTick(() => socket.destroy(error));
+  return socket;
 }
 
 /** Sockets ready for bytes: TCP connected and, for TLS, the handshake done and the server accepted. */
@@ -101,11 +114,13 @@ export function connectUpstream(host: UpstreamHost, security: ConnectionSecurity
     return socket;
   }
   const context = security.tls;
+  const secureContext = context.context.current();
+  if (!secureContext.ok) return failedConnection(new TransportUnavailableError(secureContext.error));
   // Node's tls.connect passes allowHalfOpen on to the socket, though its types leave it out.
   const connectOptions: tls.ConnectionOptions & { readonly allowHalfOpen: boolean } = {
     ...(inner !== undefined ? { socket: inner } : { host: host.address, port: host.port }),
     ...(security.serverName !== undefined && { servername: security.serverName }),
-    secureContext: context.secureContext,
+    secureContext: secureContext.value,
     ...(security.alpn.length > 0 && { ALPNProtocols: [...security.alpn] }),
     rejectUnauthorized: false,
     checkServerIdentity: () => undefined,
@@ -156,6 +171,7 @@ export function whenEstablished(socket: net.Socket, callback: () => void): void 
  */
 export function transportFailureReason(socket: net.Socket, error: Error): string | undefined {
   if (error instanceof PeerRefusedError) return `TLS error: ${error.message}`;
+  if (error instanceof TransportUnavailableError) return error.message;
   if (!(socket instanceof tls.TLSSocket) || !tcpUp.has(socket) || established.has(socket)) return undefined;
   // OpenSSL's errors carry a short `reason` ("tlsv1 alert unknown ca") beside a long message.
   const reason = (error as Error & { reason?: unknown }).reason;

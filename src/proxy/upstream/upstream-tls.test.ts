@@ -8,7 +8,8 @@ import { parseCluster } from './cluster-settings.ts';
 import { parseClusterTransport, sniFromAuthority, type ClusterTransport } from './cluster-transport.ts';
 import { EndpointHost } from './endpoint-host.ts';
 import { pem, SERVER_SPIFFE_ID, testdata, tlsSocket } from './tls-test-support.ts';
-import { dnsNameMatches, parseSubjectAltNames, type UpstreamTransportSocket } from './upstream-tls.ts';
+import { dnsNameMatches, parseSubjectAltNames } from '../security/tls-context.ts';
+import type { UpstreamTransportSocket } from './upstream-tls.ts';
 
 const TLS_AT = 'transportSocket.typedConfig.commonTlsContext';
 const ADS = { ads: {}, resourceApiVersion: 'V3' as const };
@@ -94,7 +95,7 @@ describe('upstream TLS settings', () => {
     it('accepts Istio\'s ISTIO_MUTUAL, whose SDS secrets make the connections fail with the reason rather than refusing the update', () => {
       assert.deepEqual(problems(ISTIO_MUTUAL), []);
       const chosen = transport({ transportSocket: ISTIO_MUTUAL }).forHost(host());
-      assert.deepEqual(chosen, { kind: 'unavailable', reason: 'SDS secrets are not supported yet (this TLS context needs "default", "ROOTCA")' });
+      assert.deepEqual(chosen, { kind: 'unavailable', reason: 'SDS secrets are not available here (this TLS context needs "default", "ROOTCA")' });
     });
 
     it('picks the transport socket per endpoint with Istio\'s auto mTLS matches: TLS for tlsMode istio, plaintext for the rest', () => {

@@ -101,3 +101,26 @@ export interface UpstreamTlsContext {
   readonly maxSessionKeys?: number;
   readonly enforceRsaKeyUsage?: boolean;
 }
+
+export const DOWNSTREAM_TLS_CONTEXT_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+
+export interface DownstreamTlsContext {
+  readonly '@type': typeof DOWNSTREAM_TLS_CONTEXT_TYPE;
+  readonly commonTlsContext: CommonTlsContext;
+  /** A client without a certificate fails the handshake (mutual TLS); with a validation context but not this, a certificate is asked for but optional. */
+  readonly requireClientCertificate?: boolean;
+  readonly requireSni?: boolean;
+  readonly disableStatelessSessionResumption?: boolean;
+  /** Envoy duration form (`300s`). */
+  readonly sessionTimeout?: string;
+}
+
+export const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+
+/** An SDS resource: a certificate with its key, or the CA peers must chain to. */
+export interface Secret {
+  readonly '@type'?: typeof SECRET_TYPE;
+  readonly name: string;
+  readonly tlsCertificate?: TlsCertificate;
+  readonly validationContext?: CertificateValidationContext;
+}

@@ -36,6 +36,7 @@ function exchange(method: string, headers: Headers, perRoute: unknown): HttpExch
     body: Readable.from([]),
     downstream: { connectionId: 1, remoteAddress: '10.0.0.1', remotePort: 1234, localAddress: '10.0.0.2', localPort: 443 },
     info: { requestId: 'x', startTime: 0, responseFlags: new Set(), attemptCount: 0, bytesReceived: 0, bytesSent: 0 },
+    metadata: new Map(),
     signal: new AbortController().signal,
     route: route(perRoute),
     clearRouteCache() {},

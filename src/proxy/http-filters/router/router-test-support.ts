@@ -79,6 +79,7 @@ export function exchange(
     body,
     downstream: { connectionId: 1, remoteAddress: '127.0.0.1', remotePort: 40000, localAddress: '127.0.0.1', localPort: 15001 },
     info: { requestId: 'req-1', startTime: 0, responseFlags: new Set(), attemptCount: 0, bytesReceived: 0, bytesSent: 0 },
+    metadata: new Map(),
     signal: controller.signal,
     route,
     clearRouteCache() {},

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Clock, Logger, TimerHandle, Timers } from '../../../core/index.ts';
 import type { DownstreamStream, DownstreamStreamEvents } from '../../http/downstream-stream.ts';
-import type { DownstreamInfo, HttpExchange, HttpResponse, RequestHead, StreamInfo, UpgradeRequest } from '../../http/exchange.ts';
+import type { DownstreamInfo, DynamicMetadata, HttpExchange, HttpResponse, RequestHead, StreamInfo, UpgradeRequest } from '../../http/exchange.ts';
 import type { FilterChain } from '../../http/filter-chain.ts';
 import { isGrpcRequest, localReply, type LocalReplyOptions } from '../../http/local-reply.ts';
 import { normalizeRequestPath } from '../../http/path-normalization.ts';
@@ -49,6 +49,7 @@ export class ActiveStream implements HttpExchange {
   readonly body: Readable;
   readonly downstream: DownstreamInfo;
   readonly info: StreamInfo;
+  readonly metadata: DynamicMetadata = new Map();
   readonly signal: AbortSignal;
   route: RouteEntry | undefined;
   /** Set once the route is known, when the route (else the connection manager) allows the upgrade asked for. */

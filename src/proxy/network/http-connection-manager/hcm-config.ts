@@ -23,6 +23,8 @@ export interface HcmConfig {
   readonly preserveExternalRequestId: boolean;
   readonly alwaysSetRequestIdInResponse: boolean;
   readonly forwardClientCertDetails: ForwardClientCertDetails;
+  /** What APPEND_FORWARD and SANITIZE_SET write of the client's certificate, beside `By` and `Hash`. */
+  readonly setCurrentClientCertDetails: ClientCertDetails;
   /** 0 disables it. */
   readonly streamIdleTimeoutMs: number;
   /** 0 disables it. */
@@ -46,6 +48,13 @@ export interface ParsedHttpFilter {
   readonly name: string;
   readonly factory: HttpFilterFactory;
   readonly config: unknown;
+}
+
+export interface ClientCertDetails {
+  readonly subject: boolean;
+  readonly cert: boolean;
+  readonly dns: boolean;
+  readonly uri: boolean;
 }
 
 export type ForwardClientCertDetails = 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
@@ -79,6 +88,19 @@ class Problems {
 
 function isObject(value: unknown): value is Raw {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function clientCertDetails(raw: Raw, problems: Problems): ClientCertDetails {
+  const at = 'setCurrentClientCertDetails';
+  const value = raw[at];
+  const details = typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Raw : {};
+  if (value !== undefined && details !== value) problems.add(at, 'must be an object');
+  const fields = ['subject', 'cert', 'chain', 'dns', 'uri'] as const;
+  for (const field of Object.keys(details)) if (!(fields as readonly string[]).includes(field)) problems.add(`${at}.${field}`, `unknown field (known: ${fields.join(', ')})`);
+  const flag = (field: (typeof fields)[number]): boolean => bool(details, field, false, problems, `${at}.${field}`);
+  // The proxy keeps the client's leaf certificate, not the chain it sent.
+  if (flag('chain')) problems.add(`${at}.chain`, 'is not supported (cert is)');
+  return { subject: flag('subject'), cert: flag('cert'), dns: flag('dns'), uri: flag('uri') };
 }
 
 function bool(raw: Raw, field: string, fallback: boolean, problems: Problems, at = field): boolean {
@@ -185,6 +207,7 @@ export function parseHcmConfig(raw: Raw, registry: HttpFilterRegistry): Result<H
     preserveExternalRequestId: bool(raw, 'preserveExternalRequestId', false, problems),
     alwaysSetRequestIdInResponse: bool(raw, 'alwaysSetRequestIdInResponse', false, problems),
     forwardClientCertDetails: oneOf(raw, 'forwardClientCertDetails', ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'], 'SANITIZE', problems),
+    setCurrentClientCertDetails: clientCertDetails(raw, problems),
     streamIdleTimeoutMs: durationMs(raw, 'streamIdleTimeout', DEFAULT_STREAM_IDLE_TIMEOUT_MS, problems),
     requestTimeoutMs: durationMs(raw, 'requestTimeout', 0, problems),
     idleTimeoutMs: durationMs(common, 'idleTimeout', DEFAULT_IDLE_TIMEOUT_MS, problems, 'commonHttpProtocolOptions.idleTimeout'),

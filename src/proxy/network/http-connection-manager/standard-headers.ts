@@ -1,7 +1,7 @@
-import type { DownstreamInfo } from '../../http/exchange.ts';
+import type { DownstreamInfo, PeerCertificate } from '../../http/exchange.ts';
 import { headerValue, removeHopByHop, type Headers } from '../../http/headers.ts';
 import type { RequestHead } from '../../http/request-head.ts';
-import type { HcmConfig } from './hcm-config.ts';
+import type { ClientCertDetails, HcmConfig } from './hcm-config.ts';
 
 /**
  * The headers the connection manager sets on the way in and out, as Envoy does
@@ -62,23 +62,35 @@ function trustedClientAddress(xff: string | undefined, trustedHops: number): str
 }
 
 /**
- * The connection manager is not told the peer's certificate, so it cannot append or set client
- * certificate details: XFCC is forwarded where the policy forwards it as is, removed otherwise.
+ * Envoy's x-forwarded-client-cert policy. Only a mutual TLS connection (the client proved a
+ * certificate) may carry XFCC on: from any other connection the header is removed, except under
+ * ALWAYS_FORWARD_ONLY. APPEND_FORWARD appends this hop's element, SANITIZE_SET replaces the header with it.
  */
 function applyClientCertPolicy(headers: Headers, config: HcmConfig, downstream: DownstreamInfo): void {
-  if (headers['x-forwarded-client-cert'] === undefined) return;
-  switch (config.forwardClientCertDetails) {
-    case 'ALWAYS_FORWARD_ONLY':
-      return;
-    case 'FORWARD_ONLY':
-    case 'APPEND_FORWARD':
-      if (downstream.tls !== undefined) return;
-      break;
-    case 'SANITIZE':
-    case 'SANITIZE_SET':
-      break;
+  const mode = config.forwardClientCertDetails;
+  if (mode === 'ALWAYS_FORWARD_ONLY') return;
+  const tls = downstream.tls;
+  const peer = tls?.peerCertificate;
+  if (mode === 'SANITIZE' || tls === undefined || peer === undefined) {
+    delete headers['x-forwarded-client-cert'];
+    return;
   }
-  delete headers['x-forwarded-client-cert'];
+  if (mode === 'FORWARD_ONLY') return;
+  const element = clientCertElement(tls.localUriSans, peer, config.setCurrentClientCertDetails);
+  const current = headerValue(headers, 'x-forwarded-client-cert');
+  headers['x-forwarded-client-cert'] = mode === 'APPEND_FORWARD' && current !== undefined && current !== '' ? `${current},${element}` : element;
+}
+
+/** One XFCC element, its keys in Envoy's order: By, Hash, Cert, Subject, URI, DNS. */
+function clientCertElement(localUriSans: readonly string[], peer: PeerCertificate, details: ClientCertDetails): string {
+  const parts: string[] = [];
+  if (localUriSans[0] !== undefined) parts.push(`By=${localUriSans[0]}`);
+  parts.push(`Hash=${peer.sha256}`);
+  if (details.cert) parts.push(`Cert="${encodeURIComponent(peer.pem)}"`);
+  if (details.subject) parts.push(`Subject="${peer.subject.replaceAll('"', '\\"')}"`);
+  if (details.uri) for (const uri of peer.uriSans) parts.push(`URI=${uri}`);
+  if (details.dns) for (const dns of peer.dnsSans) parts.push(`DNS=${dns}`);
+  return parts.join(';');
 }
 
 function appendVia(headers: Headers, via: string): void {

@@ -2,7 +2,8 @@ import type { Logger, Result, Timers } from '../../../core/index.ts';
 import { TCP_PROXY_TYPE } from '../../../xds/envoy/index.ts';
 import { ClusterTransports } from '../../upstream/cluster-transport.ts';
 import type { InternalListeners } from '../../upstream/internal-listeners.ts';
-import type { ReadFile } from '../../upstream/upstream-tls.ts';
+import type { SecretLookup } from '../../security/secret-store.ts';
+import type { ReadFile } from '../../security/tls-context.ts';
 import type { NetworkFilter, NetworkFilterDeps, NetworkFilterFactory } from '../network-filter.ts';
 import { parseTcpProxy, type TcpProxyConfig } from './tcp-proxy-config.ts';
 import { TcpProxyFilter } from './tcp-proxy-filter.ts';
@@ -13,6 +14,8 @@ export interface TcpProxyFactoryOptions {
   readonly timers: Timers;
   /** Reads the certificate files of clusters that originate TLS; node's readFileSync by default. */
   readonly readFile?: ReadFile;
+  /** Where TLS contexts find the SDS secrets they name. */
+  readonly secrets?: SecretLookup | undefined;
   /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
   readonly logger?: Logger;
   /** Where hosts that are internal listeners are reached; connecting to one is refused without it. */
@@ -29,7 +32,7 @@ export class TcpProxyFactory implements NetworkFilterFactory<TcpProxyConfig> {
   constructor(options: TcpProxyFactoryOptions) {
     this.timers = options.timers;
     this.internalListeners = options.internalListeners;
-    this.transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), logger: options.logger });
+    this.transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), secrets: options.secrets, logger: options.logger });
   }
 
   parse(config: Readonly<Record<string, unknown>>): Result<TcpProxyConfig, string> {

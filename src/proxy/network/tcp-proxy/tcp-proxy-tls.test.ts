@@ -95,6 +95,6 @@ describe('tcp_proxy to TLS upstreams', { timeout: 20_000 }, () => {
     assert.equal(await send(front.port, 'ping'), '');
     const [entry] = await front.deps.accessLog.waitFor(1);
     assert.deepEqual([...entry!.info.responseFlags], ['UF']);
-    assert.equal(entry!.info.upstreamTransportFailureReason, 'SDS secrets are not supported yet (this TLS context needs "default")');
+    assert.equal(entry!.info.upstreamTransportFailureReason, 'SDS secrets are not available here (this TLS context needs "default")');
   });
 });

@@ -6,7 +6,9 @@ import type { ClusterManager, UpstreamCluster, UpstreamHost } from '../cluster.t
 import { ClusterTransports, sniFromAuthority, type ClusterTransport } from '../cluster-transport.ts';
 import type { InternalListeners, InternalOrigin } from '../internal-listeners.ts';
 import { alpnFor, PLAINTEXT, type ConnectionSecurity, type ConnectionUse } from '../transport-connect.ts';
-import type { ReadFile, UpstreamTransportSocket } from '../upstream-tls.ts';
+import type { SecretLookup } from '../../security/secret-store.ts';
+import type { ReadFile } from '../../security/tls-context.ts';
+import type { UpstreamTransportSocket } from '../upstream-tls.ts';
 import type { HttpConnectionPool, PoolDeps, UpstreamFailure } from './connection-pool.ts';
 import { Http1ConnectionPool } from './http1-pool.ts';
 import { Http2ConnectionPool } from './http2-pool.ts';
@@ -24,6 +26,8 @@ export interface UpstreamPoolsOptions {
   readonly sweepIntervalMs?: number;
   /** Reads the certificate files of TLS clusters; node's readFileSync by default. */
   readonly readFile?: ReadFile;
+  /** Where TLS contexts find the SDS secrets they name. */
+  readonly secrets?: SecretLookup | undefined;
   /** Warns of clusters whose TLS connections cannot be made (SDS secrets). */
   readonly logger?: Logger;
   /** Where hosts that are internal listeners are reached; connecting to one is refused without it. */
@@ -85,7 +89,7 @@ export class UpstreamPools {
 
   constructor(options: UpstreamPoolsOptions) {
     this.#options = options;
-    this.#transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), logger: options.logger });
+    this.#transports = new ClusterTransports({ ...(options.readFile !== undefined && { readFile: options.readFile }), secrets: options.secrets, logger: options.logger });
     if (options.clusters !== undefined) this.#scheduleSweep();
   }
 
