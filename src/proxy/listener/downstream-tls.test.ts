@@ -117,14 +117,14 @@ function listener(name: string, chains: readonly ProtoJson[]): ProtoJson {
 }
 
 /** Connects with TLS, presenting the client certificate unless told not to; resolves with the first line. */
-async function tlsLine(port: number, options: { readonly clientCertificate?: boolean; readonly ca?: string } = {}): Promise<{ line: string; socket: TLSSocket }> {
+async function tlsLine(port: number, options: { readonly clientCertificate?: boolean; readonly ca?: string; readonly alpn?: readonly string[] } = {}): Promise<{ line: string; socket: TLSSocket }> {
   const socket = tlsConnect({
     host: '127.0.0.1',
     port,
     ca: options.ca ?? pem('ca.pem'),
     ...(options.clientCertificate !== false && { cert: pem('client.pem'), key: pem('client-key.pem') }),
     checkServerIdentity: () => undefined,
-    ALPNProtocols: ['istio-peer-exchange', 'istio', 'h2'],
+    ALPNProtocols: [...(options.alpn ?? ['istio-peer-exchange', 'istio', 'h2'])],
   });
   return { line: await firstLine(socket), socket };
 }
@@ -156,6 +156,10 @@ describe('filter chains that terminate TLS', () => {
     assert.deepEqual(seen.localUriSans, [SERVER_SPIFFE_ID]);
     assert.match(seen.peerCertificate!.sha256, /^[0-9a-f]{64}$/);
     assert.equal(h.stats.get('listener.0.0.0.0_15006.ssl.handshake'), 1);
+    // An HTTP/1.1 or TCP client offers only Istio's ALPNs, none of the chain's: the handshake still succeeds.
+    const { line: plainAlpn, socket: istioOnly } = await tlsLine(h.port('in'), { alpn: ['istio-peer-exchange', 'istio'] });
+    assert.equal(plainAlpn, `mtls ${CLIENT_SPIFFE_ID}`);
+    istioOnly.destroy();
   });
 
   it('refuses a client without a certificate when one is required, and one whose CA is not the root', async () => {

@@ -170,6 +170,11 @@ function serverSocket(socket: Socket, secureContext: SecureContext, settings: Do
     requestCert: settings.requestClientCertificate,
     // Envoy checks the chain and SANs after the handshake, as the context says.
     rejectUnauthorized: false,
-    ...(settings.alpn.length > 0 && { ALPNProtocols: [...settings.alpn] }),
+    // The first of ours the client offers. BoringSSL (Envoy) goes on without ALPN when none is
+    // offered; OpenSSL would abort, so the client's own first choice is echoed instead (Istio
+    // clients offer `istio-peer-exchange`, `istio` for plain HTTP/1.1 and TCP).
+    ...(settings.alpn.length > 0 && {
+      ALPNCallback: ({ protocols }: { readonly protocols: readonly string[] }) => settings.alpn.find((p) => protocols.includes(p)) ?? protocols[0],
+    }),
   });
 }
