@@ -101,12 +101,6 @@ spec:
 `,
 } as const;
 
-/**
- * Until sidecars have certificates (issue 7), they say they do not accept mutual TLS, so that
- * clients reach them in plain text rather than fail the handshake.
- */
-const TLS_MODE_LABELS = { 'security.istio.io/tlsMode': 'disabled' } as const;
-
 interface Replica {
   readonly key: string;
   readonly workload: Resource<'LocalWorkload'>;
@@ -262,7 +256,7 @@ export class LocalMesh {
         id: `sidecar~${address}~${name}.${workload.namespace}~${workload.namespace}.svc.cluster.local`,
         metadata: {
           NAMESPACE: workload.namespace,
-          LABELS: { ...spec.labels, ...TLS_MODE_LABELS },
+          LABELS: spec.labels,
           SERVICE_ACCOUNT: spec.serviceAccount,
           WORKLOAD_NAME: workload.name,
           INSTANCE_IPS: address,

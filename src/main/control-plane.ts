@@ -12,6 +12,7 @@ import { ListenerGenerator } from '../control/generators/listener-generator.ts';
 import { RouteGenerator } from '../control/generators/route-generator.ts';
 import type { Generator } from '../control/generators/generator.ts';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../control/model/index.ts';
+import { JwksResolver } from '../control/jwks/index.ts';
 import { SnapshotPublisher } from '../control/snapshot/index.ts';
 import { FileConfigSource, parseProxyNode, ProxyWorkloadRegistry, type ConfigSource, type ReadinessGate } from '../control/sources/index.ts';
 
@@ -68,7 +69,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     config = options.config.source;
   }
   const proxies = new ProxyWorkloadRegistry(options.readiness === undefined ? {} : { readiness: options.readiness });
-  const publisher = new SnapshotPublisher({ config, workloads: [proxies], mesh });
+  // Istio's default: the control plane fetches each jwksUri and sends the keys inline, so proxies need no route to the issuer.
+  let publisher: SnapshotPublisher | undefined;
+  const jwks = new JwksResolver({ onChange: () => publisher?.refresh(), logger });
+  publisher = new SnapshotPublisher({ config, workloads: [proxies], mesh, jwks: (uri) => jwks.get(uri) });
   const ads = new AdsServer({
     generators: builtinGenerators(),
     snapshots: publisher,
@@ -108,6 +112,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     await ads.close();
     await debug.close();
     publisher.close();
+    jwks.close();
     await config.close();
     throw e;
   }
@@ -123,6 +128,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       await ads.close();
       await debug.close();
       publisher.close();
+      jwks.close();
       await config.close();
     },
   };

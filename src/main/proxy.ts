@@ -8,11 +8,16 @@ import {
 import type { HttpFilterFactory, HttpFilterRegistry } from '../proxy/http/filter-factory.ts';
 import { CorsFilterFactory } from '../proxy/http-filters/cors/index.ts';
 import { FaultFilterFactory } from '../proxy/http-filters/fault/index.ts';
+import { ExtAuthzFilterFactory } from '../proxy/http-filters/ext-authz/index.ts';
+import { ISTIO_AUTHN_FILTER, IstioAuthnFilterFactory } from '../proxy/http-filters/istio-authn/index.ts';
+import { JwtAuthnFilterFactory } from '../proxy/http-filters/jwt-authn/index.ts';
 import { LocalRateLimitFilterFactory } from '../proxy/http-filters/local-ratelimit/index.ts';
+import { RbacFilterFactory } from '../proxy/http-filters/rbac/index.ts';
 import { RouterFilterFactory } from '../proxy/http-filters/router/index.ts';
 import { ListenerManager, loadOriginalDestination, type BindAddress } from '../proxy/listener/index.ts';
 import { HttpConnectionManagerFactory } from '../proxy/network/http-connection-manager/index.ts';
-import type { NetworkFilterFactory } from '../proxy/network/network-filter.ts';
+import type { ConnectionFilterFactory, NetworkFilterFactory } from '../proxy/network/network-filter.ts';
+import { RbacNetworkFilterFactory } from '../proxy/network/rbac/index.ts';
 import { TcpProxyFactory } from '../proxy/network/tcp-proxy/index.ts';
 import { RouteConfigStore, type PerFilterConfigParser } from '../proxy/route/index.ts';
 import { sdsSecretNames, SecretStore, WorkloadCertificateClient } from '../proxy/security/index.ts';
@@ -82,6 +87,10 @@ function httpFilters(pools: UpstreamPools, timers: Timers): { registry: HttpFilt
     ['envoy.filters.http.fault', new FaultFilterFactory({ timers }) as HttpFilterFactory],
     ['envoy.filters.http.cors', new CorsFilterFactory() as HttpFilterFactory],
     ['envoy.filters.http.local_ratelimit', new LocalRateLimitFilterFactory() as HttpFilterFactory],
+    ['envoy.filters.http.ext_authz', new ExtAuthzFilterFactory({ pools, timers }) as HttpFilterFactory],
+    ['envoy.filters.http.jwt_authn', new JwtAuthnFilterFactory({ fetch: globalThis.fetch, timers }) as HttpFilterFactory],
+    [ISTIO_AUTHN_FILTER, new IstioAuthnFilterFactory() as HttpFilterFactory],
+    ['envoy.filters.http.rbac', new RbacFilterFactory() as HttpFilterFactory],
     ['envoy.filters.http.router', new RouterFilterFactory({ pools, timers }) as HttpFilterFactory],
   ];
   const perRoute = new Map<string, PerFilterConfigParser>();
@@ -123,7 +132,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const pools = new UpstreamPools({ timers, stats, clusters, logger: loggers.get('upstream'), internalListeners, secrets });
   const filters = httpFilters(pools, timers);
   const routes = new RouteConfigStore({ clock, perFilterConfigParsers: filters.perRoute });
-  const networkFilters: NetworkFilterFactory[] = [
+  const networkFilters: (NetworkFilterFactory | ConnectionFilterFactory)[] = [
+    new RbacNetworkFilterFactory() as ConnectionFilterFactory,
     new HttpConnectionManagerFactory({ routes, httpFilters: filters.registry, timers, newRequestId: randomUUID }) as NetworkFilterFactory,
     new TcpProxyFactory({ timers, logger: loggers.get('upstream'), internalListeners, secrets }) as NetworkFilterFactory,
   ];

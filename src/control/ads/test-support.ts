@@ -37,6 +37,10 @@ export function fakeSnapshot(version: number, content: FakeMeshContent): MeshSna
     gatewaysFor: () => [],
     sidecarFor: () => undefined,
     localRateLimitFor: () => undefined,
+    peerAuthenticationFor: () => ({ mode: 'PERMISSIVE', portLevel: new Map() }),
+    authorizationPoliciesFor: () => [],
+    requestAuthenticationsFor: () => [],
+    jwks: () => undefined,
     resolveHost: (host) => host,
   };
   contents.set(snapshot, content);

@@ -2,7 +2,8 @@ import type { Cluster, HttpFilter, Listener, Route, RouteConfiguration, VirtualH
 import type { LocalServicePort, ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import { outboundClusterName } from './cluster-name.ts';
-import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter } from './listener-filters.ts';
+import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter, TLS_INSPECTOR } from './listener-filters.ts';
+import { inboundSecurity } from './security-filters.ts';
 import { inboundFilterChainsForPort, inboundPorts } from './listener-inbound.ts';
 import { localRateLimitFilters } from './local-rate-limit.ts';
 import { claimDomains, serviceDomains } from './route-domains.ts';
@@ -32,13 +33,24 @@ export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot):
   const address = proxy.ipAddresses[0] ?? '127.0.0.1';
   const inboundPolicies = localRateLimitFilters(proxy, snapshot, 'inbound');
   const outboundPolicies = localRateLimitFilters(proxy, snapshot, 'outbound');
-  const inbound: Listener[] = inboundPorts(proxy, snapshot).map((port) => ({
-    name: `${address}_${port.port}`,
-    address: socketAddress(address, port.port),
-    filterChains: inboundFilterChainsForPort(port, inboundPolicies),
-    trafficDirection: 'INBOUND',
-    ...(port.protocol === 'Unsupported' ? { listenerFilters: [HTTP_INSPECTOR], listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
-  }));
+  const security = inboundSecurity(proxy, snapshot);
+  const peer = security.peerAuthentication;
+  const inbound: Listener[] = inboundPorts(proxy, snapshot).map((port) => {
+    const containerPort = proxy.ports.find((p) => p.hostPort === port.port)?.port ?? port.port;
+    const mode = peer?.portLevel.get(containerPort) ?? peer?.mode ?? 'DISABLE';
+    const filterChains = inboundFilterChainsForPort(port, inboundPolicies, {
+      mode, ...(security.filters !== undefined && { filters: security.filters }), ...(security.pathNormalization !== undefined && { pathNormalization: security.pathNormalization }),
+    });
+    const tls = filterChains.some((c) => c.filterChainMatch?.transportProtocol === 'tls');
+    const sniffing = port.protocol === 'Unsupported';
+    return {
+      name: `${address}_${port.port}`,
+      address: socketAddress(address, port.port),
+      filterChains,
+      trafficDirection: 'INBOUND',
+      ...(tls || sniffing ? { listenerFilters: [...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])], listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
+    };
+  });
   const proxyChain = (statPrefix: string, connect: boolean) => ({
     name: statPrefix,
     filters: [httpConnectionManagerFilter({ statPrefix, route: { rds: HTTP_PROXY_ROUTE }, httpFilters: outboundHttpFilters(outboundPolicies), useRemoteAddress: false, connect })],

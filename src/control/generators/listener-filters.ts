@@ -1,3 +1,4 @@
+import type { PathNormalizationOptions } from './security/index.ts';
 import { isIPv6 } from 'node:net';
 import type { Address, ConfigSource } from '../../xds/envoy/index.ts';
 import {
@@ -75,7 +76,11 @@ export interface HttpConnectionManagerOptions {
   readonly useRemoteAddress: boolean;
   /** Accept CONNECT (an explicit HTTP proxy), besides WebSocket upgrades. */
   readonly connect?: boolean;
+  /** How paths are normalized before filters and routes read them; Istio's BASE when not given. */
+  readonly pathNormalization?: PathNormalizationOptions;
 }
+
+const BASE_NORMALIZATION: PathNormalizationOptions = { normalizePath: true, mergeSlashes: false, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
 
 export function httpConnectionManager(options: HttpConnectionManagerOptions): HttpConnectionManager {
   const route = 'rds' in options.route
@@ -88,8 +93,7 @@ export function httpConnectionManager(options: HttpConnectionManagerOptions): Ht
     ...route,
     httpFilters: options.httpFilters,
     useRemoteAddress: options.useRemoteAddress,
-    normalizePath: true,
-    pathWithEscapedSlashesAction: 'KEEP_UNCHANGED',
+    ...(options.pathNormalization ?? BASE_NORMALIZATION),
     upgradeConfigs: options.connect === true ? [{ upgradeType: 'websocket' }, { upgradeType: 'CONNECT' }] : [{ upgradeType: 'websocket' }],
   };
 }

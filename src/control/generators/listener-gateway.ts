@@ -4,6 +4,7 @@ import type { MeshSnapshot } from '../snapshot/index.ts';
 import { httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter } from './listener-filters.ts';
 import { tcpRoutes, type L4Route } from './listener-tcp-routes.ts';
 import { localRateLimitFilters } from './local-rate-limit.ts';
+import { meshPathNormalization, securityFilters } from './security-filters.ts';
 import { routeContext } from './route-context.ts';
 import { gatewayName, gatewayRouteName, gatewayServersByPort, serverHostsFor } from './route-gateway.ts';
 
@@ -17,6 +18,7 @@ export function gatewayListeners(proxy: ProxyView, snapshot: MeshSnapshot): List
   const http = gatewayServersByPort(proxy, snapshot, 'http');
   const listeners: Listener[] = [];
   const policies = localRateLimitFilters(proxy, snapshot, 'outbound');
+  const security = securityFilters(proxy, snapshot, true);
   for (const [port, servers] of [...http].sort(([a], [b]) => a - b)) {
     const address = servers[0]?.server.bind ?? '0.0.0.0';
     const name = `${address}_${port}`;
@@ -25,7 +27,7 @@ export function gatewayListeners(proxy: ProxyView, snapshot: MeshSnapshot): List
       address: socketAddress(address, port),
       filterChains: [{
         name,
-        filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: gatewayRouteName(port) }, httpFilters: outboundHttpFilters(policies), useRemoteAddress: true })],
+        filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${name}`, route: { rds: gatewayRouteName(port) }, httpFilters: outboundHttpFilters([...security.http, ...policies]), useRemoteAddress: true, pathNormalization: meshPathNormalization(snapshot) })],
       }],
       trafficDirection: 'OUTBOUND',
     });
@@ -48,7 +50,7 @@ export function gatewayListeners(proxy: ProxyView, snapshot: MeshSnapshot): List
     const address = servers[0]?.server.bind ?? '0.0.0.0';
     const name = `${address}_${port}`;
     const statPrefix = 'cluster' in route.target ? route.target.cluster : name;
-    listeners.push({ name, address: socketAddress(address, port), filterChains: [{ name, filters: [tcpProxyFilter(statPrefix, route.target)] }], trafficDirection: 'OUTBOUND' });
+    listeners.push({ name, address: socketAddress(address, port), filterChains: [{ name, filters: [...security.tcp, tcpProxyFilter(statPrefix, route.target)] }], trafficDirection: 'OUTBOUND' });
   }
   return listeners;
 }

@@ -7,6 +7,7 @@ import { proxyKey, type Generator, type NamedResource, type ProxyField, type Res
 import { gatewayListeners } from './listener-gateway.ts';
 import { grpcListener } from './listener-grpc.ts';
 import { virtualInboundListener } from './listener-inbound.ts';
+import { inboundSecurity } from './security-filters.ts';
 import { outboundListeners } from './listener-outbound.ts';
 import { allGrpcTargets, grpcTarget } from './route-grpc.ts';
 import { outboundScope } from './route-scope.ts';
@@ -24,6 +25,7 @@ export class ListenerGenerator implements Generator {
   readonly typeUrl = TypeUrl.Listener;
   readonly inputs: ReadonlySet<ResourceKind> = new Set<ResourceKind>([
     'VirtualService', 'DestinationRule', 'Service', 'ServiceEntry', 'Gateway', 'Sidecar', 'LocalRateLimit',
+    'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication',
     // Inbound ports and their protocols come from the services whose endpoints are the proxy.
     'Workload', 'WorkloadEntry', 'Pod',
   ]);
@@ -36,7 +38,7 @@ export class ListenerGenerator implements Generator {
     const listeners = proxy.generator === 'grpc' ? grpcListeners(proxy, snapshot, names)
       : proxy.kind === 'router' ? gatewayListeners(proxy, snapshot)
         : proxy.interceptionMode === 'NONE' ? explicitModeListeners(proxy, snapshot)
-        : [...outboundListeners(proxy, snapshot, outboundScope(proxy, snapshot)), virtualInboundListener(proxy, snapshot)];
+        : [...outboundListeners(proxy, snapshot, outboundScope(proxy, snapshot)), virtualInboundListener(proxy, snapshot, inboundSecurity(proxy, snapshot))];
     return listeners
       .filter((l) => names === 'all' || names.has(l.name))
       .map((l) => ({ name: l.name, resource: l as unknown as NamedResource['resource'] }));

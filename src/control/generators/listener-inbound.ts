@@ -1,9 +1,14 @@
-import type { FilterChain, HttpFilter, Listener, RouteConfiguration } from '../../xds/envoy/index.ts';
+import {
+  NETWORK_FILTER, type Filter, type FilterChain, type FilterChainMatch, type HttpConnectionManager, type HttpFilter, type Listener, type RouteConfiguration,
+} from '../../xds/envoy/index.ts';
 import { portProtocol, type Protocol, type ProxyView } from '../model/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
+import type { EffectivePeerAuthentication, MtlsMode } from '../snapshot/peer-authentication-index.ts';
 import { BLACK_HOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-name.ts';
+import { inboundMtlsTransportSocket } from './inbound-tls.ts';
+import type { PathNormalizationOptions } from './security/index.ts';
 import {
-  HTTP_APPLICATION_PROTOCOLS, HTTP_INSPECTOR, httpConnectionManagerFilter, inboundHttpFilters, ORIGINAL_DST, socketAddress, tcpProxyFilter,
+  HTTP_APPLICATION_PROTOCOLS, HTTP_INSPECTOR, httpConnectionManager, inboundHttpFilters, ORIGINAL_DST, socketAddress, tcpProxyFilter, TLS_INSPECTOR,
 } from './listener-filters.ts';
 import { localRateLimitFilters } from './local-rate-limit.ts';
 import { isHttpOrSniffed } from './route-outbound.ts';
@@ -57,55 +62,185 @@ export function ownEndpoint(proxy: ProxyView): (port: number) => boolean {
   return hostPorts.size === 0 ? () => true : (port) => hostPorts.has(port);
 }
 
+/** Filters the security policies put in every inbound chain: authentication, then authorization. */
+export interface InboundSecurityFilters {
+  /** First in each HTTP chain, before the rate limits and the router. */
+  readonly http: readonly HttpFilter[];
+  /** Before tcp_proxy in each TCP chain (passthrough ones included). */
+  readonly tcp: readonly Filter[];
+}
+
+/** How the workload's inbound connections are secured. */
+export interface InboundSecurity {
+  /** Without one, every port takes plaintext only, as under DISABLE. */
+  readonly peerAuthentication?: EffectivePeerAuthentication;
+  readonly filters?: InboundSecurityFilters;
+  readonly pathNormalization?: PathNormalizationOptions;
+}
+
+export interface InboundChainOptions {
+  /** DISABLE when not given. */
+  readonly mode?: MtlsMode;
+  readonly filters?: InboundSecurityFilters;
+  readonly pathNormalization?: PathNormalizationOptions;
+}
+
+const NO_FILTERS: InboundSecurityFilters = { http: [], tcp: [] };
+const PLAINTEXT: EffectivePeerAuthentication = { mode: 'DISABLE', portLevel: new Map() };
+
+/**
+ * What Istio clients offer in ALPN over mTLS: `istio-peer-exchange` and `istio` from the cluster's
+ * TLS context, `istio-http/*` and `istio-h2` when an outbound HTTP filter rewrote them. They tell
+ * a sidecar's mTLS from an application's own TLS, which on a PERMISSIVE port passes through.
+ */
+const MTLS_TCP_ALPNS: readonly string[] = ['istio-peer-exchange', 'istio'];
+const MTLS_HTTP_ALPNS: readonly string[] = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+const MTLS_ALPNS: readonly string[] = [...MTLS_TCP_ALPNS, ...MTLS_HTTP_ALPNS];
+
+/** One filter chain of a port: what it takes and how. */
+interface ChainVariant {
+  readonly kind: 'http' | 'tcp';
+  /** Terminates Istio mTLS; otherwise the bytes pass as they arrive (plaintext, or the application's own TLS). */
+  readonly mtls: boolean;
+  readonly transportProtocol?: 'tls' | 'raw_buffer';
+  readonly applicationProtocols?: readonly string[];
+}
+
+/**
+ * Istio's filter chain match options by the port's protocol (`auto`: sniffed) and mTLS mode. A
+ * connection that matches none of its port's chains is closed: Envoy does not fall back to chains
+ * without a port, so plaintext to a STRICT port is reset. DISABLE chains match any transport.
+ */
+const VARIANTS: Readonly<Record<'http' | 'tcp' | 'auto', Readonly<Record<MtlsMode, readonly ChainVariant[]>>>> = {
+  http: {
+    STRICT: [{ kind: 'http', mtls: true, transportProtocol: 'tls' }],
+    PERMISSIVE: [
+      { kind: 'http', mtls: true, transportProtocol: 'tls', applicationProtocols: MTLS_ALPNS },
+      { kind: 'http', mtls: false, transportProtocol: 'raw_buffer' },
+    ],
+    DISABLE: [{ kind: 'http', mtls: false }],
+  },
+  tcp: {
+    STRICT: [{ kind: 'tcp', mtls: true, transportProtocol: 'tls' }],
+    PERMISSIVE: [
+      { kind: 'tcp', mtls: true, transportProtocol: 'tls', applicationProtocols: MTLS_ALPNS },
+      { kind: 'tcp', mtls: false, transportProtocol: 'tls' },
+      { kind: 'tcp', mtls: false, transportProtocol: 'raw_buffer' },
+    ],
+    DISABLE: [{ kind: 'tcp', mtls: false }],
+  },
+  auto: {
+    STRICT: [
+      { kind: 'http', mtls: true, transportProtocol: 'tls', applicationProtocols: MTLS_HTTP_ALPNS },
+      { kind: 'tcp', mtls: true, transportProtocol: 'tls' },
+    ],
+    PERMISSIVE: [
+      { kind: 'http', mtls: true, transportProtocol: 'tls', applicationProtocols: MTLS_HTTP_ALPNS },
+      { kind: 'http', mtls: false, transportProtocol: 'raw_buffer', applicationProtocols: HTTP_APPLICATION_PROTOCOLS },
+      { kind: 'tcp', mtls: true, transportProtocol: 'tls', applicationProtocols: MTLS_TCP_ALPNS },
+      { kind: 'tcp', mtls: false, transportProtocol: 'tls' },
+      { kind: 'tcp', mtls: false, transportProtocol: 'raw_buffer' },
+    ],
+    DISABLE: [
+      { kind: 'http', mtls: false, applicationProtocols: HTTP_APPLICATION_PROTOCOLS },
+      { kind: 'tcp', mtls: false },
+    ],
+  },
+};
+
 /**
  * `virtualInbound`: every connection iptables redirected to 15006, its original destination
  * restored by the original_dst listener filter (the listener does not hand connections over to
- * other listeners, which are the outbound ones), then a filter chain per workload port, and
- * InboundPassthroughCluster for ports the mesh does not know.
+ * other listeners, which are the outbound ones), then the filter chains of each workload port by
+ * its PeerAuthentication mode, and InboundPassthroughCluster for ports the mesh does not know, by
+ * the workload's mode (and the modes of portLevelMtls ports that are none of the workload's).
  */
-export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot): Listener {
+export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot, security: InboundSecurity = {}): Listener {
   const ports = inboundPorts(proxy, snapshot);
-  const sniffing = ports.some((p) => p.protocol === 'Unsupported');
+  const peer = security.peerAuthentication ?? PLAINTEXT;
+  const filters = security.filters ?? NO_FILTERS;
   const policies = localRateLimitFilters(proxy, snapshot, 'inbound');
+  const containerPort = (port: number): number => proxy.ports.find((p) => p.hostPort === port)?.port ?? port;
+  const declared = new Set(ports.map((p) => containerPort(p.port)));
+  const undeclared = [...peer.portLevel].filter(([port]) => !declared.has(port) && !PROXY_PORTS.has(port)).sort(([a], [b]) => a - b);
+  const filterChains: FilterChain[] = [
+    { name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACK_HOLE_CLUSTER, { cluster: BLACK_HOLE_CLUSTER })] },
+    ...ports.flatMap((port) => inboundFilterChainsForPort(port, policies, { mode: peer.portLevel.get(containerPort(port.port)) ?? peer.mode, filters, ...(security.pathNormalization !== undefined && { pathNormalization: security.pathNormalization }) })),
+    ...undeclared.flatMap(([port, mode]) => passthroughChains(`virtualInbound-catchall-${port}`, mode, filters, port)),
+    ...passthroughChains('virtualInbound-catchall', peer.mode, filters),
+  ];
+  const tls = filterChains.some((c) => c.filterChainMatch?.transportProtocol === 'tls');
+  const sniffing = ports.some((p) => p.protocol === 'Unsupported');
   return {
     name: 'virtualInbound',
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
-    filterChains: [
-      { name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACK_HOLE_CLUSTER, { cluster: BLACK_HOLE_CLUSTER })] },
-      ...ports.flatMap((port) => inboundFilterChainsForPort(port, policies)),
-      { name: 'virtualInbound-catchall-tcp', filters: [tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, { cluster: INBOUND_PASSTHROUGH_CLUSTER })] },
-    ],
-    listenerFilters: sniffing ? [ORIGINAL_DST, HTTP_INSPECTOR] : [ORIGINAL_DST],
-    ...(sniffing ? { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
+    filterChains,
+    listenerFilters: [ORIGINAL_DST, ...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])],
+    // A server-first protocol sends nothing for the inspectors to read: after the timeout, such a connection is plaintext.
+    ...(tls || sniffing ? { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
     trafficDirection: 'INBOUND',
   };
 }
 
 /**
- * The filter chains of one workload port, each matching its destination port: HTTP through a
- * connection manager with the route `inbound|<port>||`, other protocols as TCP to the inbound
- * cluster; a port of unknown protocol gets both, HTTP chosen when http_inspector sees HTTP. This
- * is where variants per transport (mTLS, plain text) are added.
+ * The filter chains of one workload port, each matching its destination port, by the port's mTLS
+ * mode (see VARIANTS): HTTP through a connection manager with the route `inbound|<port>||`, other
+ * protocols as TCP to the inbound cluster; a port of unknown protocol gets both, HTTP chosen when
+ * http_inspector sees HTTP (or the mTLS ALPN says so).
  */
-export function inboundFilterChainsForPort(port: InboundPort, policies: readonly HttpFilter[] = []): FilterChain[] {
+export function inboundFilterChainsForPort(port: InboundPort, policies: readonly HttpFilter[] = [], options: InboundChainOptions = {}): FilterChain[] {
+  const filters = options.filters ?? NO_FILTERS;
   const cluster = inboundClusterName(port.port);
-  const http: FilterChain = {
-    name: `0.0.0.0_${port.port}_http`,
-    filterChainMatch: { destinationPort: port.port, ...(port.protocol === 'Unsupported' ? { applicationProtocols: HTTP_APPLICATION_PROTOCOLS } : {}) },
-    filters: [httpConnectionManagerFilter({
+  const protocol = port.protocol === 'Unsupported' ? 'auto' : isHttpOrSniffed(port.protocol) ? 'http' : 'tcp';
+  const http = inboundHttpConnectionManager(port, [...filters.http, ...policies], options.pathNormalization);
+  const tcp = [...filters.tcp, tcpProxyFilter(cluster, { cluster })];
+  return variantChains(VARIANTS[protocol][options.mode ?? 'DISABLE'], `0.0.0.0_${port.port}`, '_', { destinationPort: port.port }, (kind) => (kind === 'http' ? [http] : tcp));
+}
+
+/** Connections to ports the workload does not declare, passed through to the application's address. */
+function passthroughChains(prefix: string, mode: MtlsMode, filters: InboundSecurityFilters, destinationPort?: number): FilterChain[] {
+  const tcp = [...filters.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, { cluster: INBOUND_PASSTHROUGH_CLUSTER })];
+  return variantChains(VARIANTS.tcp[mode], prefix, '-', destinationPort !== undefined ? { destinationPort } : {}, () => tcp);
+}
+
+/** Named `<prefix><sep>[mtls|tls<sep>]<http|tcp>`, unique in the listener. */
+function variantChains(
+  variants: readonly ChainVariant[], prefix: string, separator: string, base: FilterChainMatch, filters: (kind: ChainVariant['kind']) => readonly Filter[],
+): FilterChain[] {
+  return variants.map((variant) => {
+    const transport = variant.mtls ? `mtls${separator}` : variant.transportProtocol === 'tls' ? `tls${separator}` : '';
+    const match: FilterChainMatch = {
+      ...base,
+      ...(variant.transportProtocol !== undefined && { transportProtocol: variant.transportProtocol }),
+      ...(variant.applicationProtocols !== undefined && { applicationProtocols: variant.applicationProtocols }),
+    };
+    return {
+      name: `${prefix}${separator}${transport}${variant.kind}`,
+      ...(Object.keys(match).length > 0 && { filterChainMatch: match }),
+      filters: filters(variant.kind),
+      ...(variant.mtls && { transportSocket: inboundMtlsTransportSocket(variant.kind) }),
+    };
+  });
+}
+
+/**
+ * As Istio's inbound sidecar: the caller's certificate (subject, URI and DNS SANs, hash, with this
+ * proxy's own URI as By) is appended to x-forwarded-client-cert for the application. Envoy removes
+ * the header from connections without a client certificate, so plaintext chains get it too.
+ */
+function inboundHttpConnectionManager(port: InboundPort, httpFilters: readonly HttpFilter[], pathNormalization: PathNormalizationOptions | undefined): Filter {
+  const config: HttpConnectionManager = {
+    ...httpConnectionManager({
       statPrefix: `inbound_0.0.0.0_${port.port}`,
       route: { routeConfig: inboundRouteConfiguration(port) },
-      httpFilters: inboundHttpFilters(policies),
+      httpFilters: inboundHttpFilters(httpFilters),
       useRemoteAddress: false,
-    })],
+      ...(pathNormalization !== undefined && { pathNormalization }),
+    }),
+    forwardClientCertDetails: 'APPEND_FORWARD',
+    setCurrentClientCertDetails: { subject: true, dns: true, uri: true },
   };
-  const tcp: FilterChain = {
-    name: `0.0.0.0_${port.port}_tcp`,
-    filterChainMatch: { destinationPort: port.port },
-    filters: [tcpProxyFilter(cluster, { cluster })],
-  };
-  if (port.protocol === 'Unsupported') return [http, tcp];
-  return isHttpOrSniffed(port.protocol) ? [http] : [tcp];
+  return { name: NETWORK_FILTER.httpConnectionManager, typedConfig: config };
 }
 
 /**

@@ -228,9 +228,10 @@ selector: { matchLabels: { app: reviews } }
 tokenBucket: { maxTokens: 20, tokensPerFill: 20, fillInterval: 1s }
 `);
 
+  // One bucket config per inbound HTTP chain: PERMISSIVE (the default) has a mutual TLS one and a plaintext one.
   it('enforces the workload bucket on the inbound HTTP chains only', () => {
     const snapshot = mesh(REVIEWS_LIMIT);
-    assert.deepEqual(rateLimitConfigs(REVIEWS, snapshot), new Map([['virtualInbound', [enforced(20, 20, '1s')]]]));
+    assert.deepEqual(rateLimitConfigs(REVIEWS, snapshot), new Map([['virtualInbound', [enforced(20, 20, '1s'), enforced(20, 20, '1s')]]]));
     const inbound = listenersFor(REVIEWS, snapshot).find((l) => l.name === 'virtualInbound')!;
     const chain = selectFilterChain(inbound, { address: '10.0.0.2', port: 9080, applicationProtocol: 'http/1.1' });
     const hcm = chain?.filters[0]?.typedConfig as HttpConnectionManager;
@@ -258,10 +259,10 @@ routes:
 
   it('applies a namespace-wide LocalRateLimit to every workload of the namespace, and a root namespace one to the mesh', () => {
     const wide = mesh(limitYaml('default', 'all', 'tokenBucket: { maxTokens: 7, tokensPerFill: 7, fillInterval: 1s }'));
-    assert.deepEqual(rateLimitConfigs(PRODUCTPAGE, wide), new Map([['virtualInbound', [enforced(7, 7, '1s')]]]));
-    assert.deepEqual(rateLimitConfigs(REVIEWS, wide), new Map([['virtualInbound', [enforced(7, 7, '1s')]]]));
+    assert.deepEqual(rateLimitConfigs(PRODUCTPAGE, wide), new Map([['virtualInbound', [enforced(7, 7, '1s'), enforced(7, 7, '1s')]]]));
+    assert.deepEqual(rateLimitConfigs(REVIEWS, wide), new Map([['virtualInbound', [enforced(7, 7, '1s'), enforced(7, 7, '1s')]]]));
     const root = mesh(limitYaml('istio-system', 'mesh', 'tokenBucket: { maxTokens: 8, tokensPerFill: 8, fillInterval: 1s }'));
-    assert.deepEqual(rateLimitConfigs(REVIEWS, root), new Map([['virtualInbound', [enforced(8, 8, '1s')]]]));
+    assert.deepEqual(rateLimitConfigs(REVIEWS, root), new Map([['virtualInbound', [enforced(8, 8, '1s'), enforced(8, 8, '1s')]]]));
   });
 
   it('in explicit mode, limits the listeners on the workload\'s ports and routes through the HTTP proxy listener', () => {
@@ -273,7 +274,7 @@ routes:
 - { virtualService: reviews, route: reviews-default, tokenBucket: { maxTokens: 3, tokensPerFill: 3, fillInterval: 1s } }
 `));
     assert.deepEqual(rateLimitConfigs(proxy, snapshot), new Map([
-      ['10.0.0.1_9080', [enforced(20, 20, '1s')]],
+      ['10.0.0.1_9080', [enforced(20, 20, '1s'), enforced(20, 20, '1s')]],
       ['http_proxy', [LISTENER_ONLY]],
       ['http_proxy_tunnel', [LISTENER_ONLY]],
     ]));

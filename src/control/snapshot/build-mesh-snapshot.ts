@@ -5,6 +5,8 @@ import { buildDestinationRuleIndex } from './destination-rule-index.ts';
 import { isExportedTo } from './export-to.ts';
 import { labelsKey } from './labels-key.ts';
 import { buildLocalRateLimitIndex } from './local-rate-limit-index.ts';
+import { buildPeerAuthenticationIndex } from './peer-authentication-index.ts';
+import { buildSecurityPolicyIndex } from './security-policy-index.ts';
 import type { MeshEndpoint, MeshService, MeshSnapshot } from './mesh-snapshot.ts';
 import { buildServiceRegistry, kubernetesServiceHostname } from './service-registry.ts';
 import { buildVirtualServiceIndex } from './virtual-service-index.ts';
@@ -15,6 +17,8 @@ export interface MeshSnapshotInput {
   /** Every running workload: proxies that announced themselves, Pods, WorkloadEntries. */
   readonly workloads: readonly Workload[];
   readonly mesh?: MeshConfig;
+  /** The key sets of `jwksUri`s fetched so far (JwksResolver.get); read once per URI, when the snapshot is built. */
+  readonly jwks?: (uri: string) => string | undefined;
 }
 
 /**
@@ -45,6 +49,9 @@ export function buildMeshSnapshot(input: MeshSnapshotInput): MeshSnapshot {
 
   const sidecars = sidecarsByNamespace(ofKind(resources, 'Sidecar'));
   const localRateLimits = buildLocalRateLimitIndex(ofKind(resources, 'LocalRateLimit'), mesh.rootNamespace);
+  const peerAuthentications = buildPeerAuthenticationIndex(ofKind(resources, 'PeerAuthentication'), mesh.rootNamespace);
+  const securityPolicies = buildSecurityPolicyIndex(resources, mesh.rootNamespace);
+  const jwks = jwksOf(ofKind(resources, 'RequestAuthentication'), input.jwks);
 
   const snapshot: MeshSnapshot = {
     version: input.version,
@@ -93,9 +100,33 @@ export function buildMeshSnapshot(input: MeshSnapshotInput): MeshSnapshot {
       return selecting ?? own?.fallback ?? sidecars.get(mesh.rootNamespace)?.fallback;
     },
     localRateLimitFor: (namespace, labels) => localRateLimits.lookup(namespace, labels),
+    peerAuthenticationFor: (namespace, labels) => peerAuthentications.effective(namespace, labels),
+    authorizationPoliciesFor: (namespace, labels) => securityPolicies.authorizationPolicies(namespace, labels),
+    requestAuthenticationsFor: (namespace, labels) => securityPolicies.requestAuthentications(namespace, labels),
+    jwks: (uri) => jwks.get(uri),
     resolveHost,
   };
   return Object.freeze(snapshot);
+}
+
+/** The key sets of every `jwksUri` the RequestAuthentications name, as known now: the snapshot must not change later. */
+function jwksOf(requestAuthentications: readonly Resource<'RequestAuthentication'>[], lookup: ((uri: string) => string | undefined) | undefined): ReadonlyMap<string, string> {
+  const out = new Map<string, string>();
+  if (lookup === undefined) return out;
+  for (const uri of jwksUris(requestAuthentications)) {
+    const keys = lookup(uri);
+    if (keys !== undefined) out.set(uri, keys);
+  }
+  return out;
+}
+
+/** The `jwksUri`s of rules without inline keys. */
+export function jwksUris(requestAuthentications: readonly Resource<'RequestAuthentication'>[]): Set<string> {
+  const uris = new Set<string>();
+  for (const ra of requestAuthentications) {
+    for (const rule of ra.object.spec.jwtRules ?? []) if (rule.jwks === undefined && rule.jwksUri !== undefined && rule.jwksUri !== '') uris.add(rule.jwksUri);
+  }
+  return uris;
 }
 
 interface NamespaceSidecars {

@@ -1,5 +1,6 @@
 import type { AnyResource, Resource } from '../../config/index.ts';
 import type { Labels, MeshConfig, Protocol, Workload } from '../model/index.ts';
+import type { EffectivePeerAuthentication } from './peer-authentication-index.ts';
 
 /** A port of a service in the registry. */
 export interface ServicePort {
@@ -109,6 +110,14 @@ export interface MeshSnapshot {
    * without selector, else the root namespace's, likewise (see local-rate-limit-index.ts).
    */
   localRateLimitFor(namespace: string, labels: Labels): Resource<'LocalRateLimit'> | undefined;
+  /** The mTLS mode of a workload's ports, by Istio's PeerAuthentication precedence (see peer-authentication-index.ts). */
+  peerAuthenticationFor(namespace: string, labels: Labels): EffectivePeerAuthentication;
+  /** The AuthorizationPolicies that apply to a workload, by namespace then name. */
+  authorizationPoliciesFor(namespace: string, labels: Labels): readonly Resource<'AuthorizationPolicy'>[];
+  /** The RequestAuthentications that apply to a workload, by namespace then name. */
+  requestAuthenticationsFor(namespace: string, labels: Labels): readonly Resource<'RequestAuthentication'>[];
+  /** The key set fetched from a RequestAuthentication's `jwksUri` when the snapshot was built; undefined while it is not. */
+  jwks(uri: string): string | undefined;
   /** Resolves a host as written in a resource of `namespace` (`reviews` -> `reviews.<namespace>.svc.cluster.local`). */
   resolveHost(host: string, namespace: string): string;
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { AnyResource } from '../../config/index.ts';
+import type { AnyResource, Resource } from '../../config/index.ts';
 import type { MeshConfig, ResourceKind, Workload } from '../model/index.ts';
 import { DEFAULT_MESH_CONFIG } from '../model/index.ts';
 import { workloadsFromConfig, type ConfigSource, type WorkloadSource } from '../sources/index.ts';
-import { buildMeshSnapshot } from './build-mesh-snapshot.ts';
+import { buildMeshSnapshot, jwksUris } from './build-mesh-snapshot.ts';
 import type { MeshSnapshot } from './mesh-snapshot.ts';
 
 export type SnapshotListener = (next: MeshSnapshot, changedKinds: ReadonlySet<ResourceKind>) => void;
@@ -18,13 +18,15 @@ export class SnapshotPublisher {
   readonly #config: ConfigSource;
   readonly #workloadSources: readonly WorkloadSource[];
   readonly #mesh: MeshConfig;
+  readonly #jwks: ((uri: string) => string | undefined) | undefined;
   readonly #listeners = new Set<SnapshotListener>();
   readonly #unsubscribe: (() => void)[] = [];
   #snapshot: MeshSnapshot;
   #fingerprints: ReadonlyMap<string, string>;
 
-  constructor(options: { config: ConfigSource; workloads?: readonly WorkloadSource[]; mesh?: MeshConfig }) {
+  constructor(options: { config: ConfigSource; workloads?: readonly WorkloadSource[]; mesh?: MeshConfig; jwks?: (uri: string) => string | undefined }) {
     this.#config = options.config;
+    this.#jwks = options.jwks;
     this.#workloadSources = options.workloads ?? [];
     this.#mesh = options.mesh ?? DEFAULT_MESH_CONFIG;
     const { snapshot, fingerprints } = this.#build(1);
@@ -43,6 +45,11 @@ export class SnapshotPublisher {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Builds again, for a change the sources do not announce (a JWKS fetched); pushes only if something changed. */
+  refresh(): void {
+    this.#rebuild();
+  }
+
   close(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#listeners.clear();
@@ -51,8 +58,8 @@ export class SnapshotPublisher {
   #build(version: number): { snapshot: MeshSnapshot; fingerprints: ReadonlyMap<string, string> } {
     const resources = this.#config.current().resources;
     const workloads = dedupeWorkloads([...this.#workloadSources.flatMap((s) => s.workloads()), ...workloadsFromConfig(resources)]);
-    const snapshot = buildMeshSnapshot({ version, resources, workloads, mesh: this.#mesh });
-    return { snapshot, fingerprints: fingerprint(resources, workloads) };
+    const snapshot = buildMeshSnapshot({ version, resources, workloads, mesh: this.#mesh, ...(this.#jwks !== undefined && { jwks: this.#jwks }) });
+    return { snapshot, fingerprints: fingerprint(resources, workloads, snapshot) };
   }
 
   #rebuild(): void {
@@ -80,12 +87,15 @@ function identity(workload: Workload): string {
   return JSON.stringify([workload.namespace, workload.address, labels]);
 }
 
-/** A content hash per resource (`Kind/ns/name`) and per workload (`Workload/uid`). */
-function fingerprint(resources: readonly AnyResource[], workloads: readonly Workload[]): ReadonlyMap<string, string> {
+/** A content hash per resource (`Kind/ns/name`), per workload (`Workload/uid`) and per fetched key set (as a RequestAuthentication). */
+function fingerprint(resources: readonly AnyResource[], workloads: readonly Workload[], snapshot: MeshSnapshot): ReadonlyMap<string, string> {
   const out = new Map<string, string>();
   const hash = (value: unknown) => createHash('sha1').update(JSON.stringify(value)).digest('base64');
   for (const r of resources) out.set(`${r.kind}/${r.namespace}/${r.name}`, hash(r.object));
   for (const w of workloads) out.set(`Workload/${w.uid}`, hash(w));
+  for (const uri of jwksUris(resources.filter((r): r is Resource<'RequestAuthentication'> => r.kind === 'RequestAuthentication'))) {
+    out.set(`RequestAuthentication/jwks/${uri}`, hash(snapshot.jwks(uri) ?? null));
+  }
   return out;
 }
 

@@ -61,6 +61,8 @@ export interface HttpConnectionManager {
   readonly preserveExternalRequestId?: boolean;
   readonly alwaysSetRequestIdInResponse?: boolean;
   readonly forwardClientCertDetails?: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  /** What APPEND_FORWARD and SANITIZE_SET write of the client's certificate. */
+  readonly setCurrentClientCertDetails?: { readonly subject?: boolean; readonly cert?: boolean; readonly chain?: boolean; readonly dns?: boolean; readonly uri?: boolean };
   /** The whole request must arrive within it; off by default. */
   readonly requestTimeout?: string;
   /** `idleTimeout` is the connection idle timeout (1 h by default). */

@@ -190,7 +190,7 @@ describe('the router over upstream TLS', { timeout: 20_000 }, () => {
     const response = await route(cluster)(ex);
     assert.equal(response.status, 503);
     assert.deepEqual([...ex.info.responseFlags], ['UF']);
-    assert.equal(ex.info.upstreamTransportFailureReason, 'SDS secrets are not supported yet (this TLS context needs "default", "ROOTCA")');
+    assert.equal(ex.info.upstreamTransportFailureReason, 'SDS secrets are not available here (this TLS context needs "default", "ROOTCA")');
   });
 
   it('sends the request\'s host as SNI under auto SNI, and with auto SAN validation refuses an upstream that does not carry that name', async () => {

@@ -1,0 +1,1 @@
+export { JwksResolver, type JwksResolverOptions } from './jwks-resolver.ts';

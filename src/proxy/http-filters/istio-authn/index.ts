@@ -1,0 +1,1 @@
+export { ISTIO_AUTHN_FILTER, ISTIO_AUTHN_TYPE, IstioAuthnFilterFactory, type IstioAuthnConfig } from './istio-authn-filter.ts';
