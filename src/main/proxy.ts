@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { err, ok, type Clock, type Logger, type Result, type Timers } from '../core/index.ts';
 import { systemClock, systemTimers } from './system.ts';
 import {
-  AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, type LogLevelControl, type ServerState,
+  AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, secretsDumpSource, type LogLevelControl, type ServerState,
 } from '../proxy/admin/index.ts';
 import type { HttpFilterFactory, HttpFilterRegistry } from '../proxy/http/filter-factory.ts';
 import { CorsFilterFactory } from '../proxy/http-filters/cors/index.ts';
@@ -174,7 +174,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     logger: loggers.get('admin'),
     endpoints: adminEndpoints({
       stats,
-      configDump: [bootstrapDumpSource(bootstrap, new Date(startTime).toISOString()), ...ads.configDumpSources()],
+      configDump: [bootstrapDumpSource(bootstrap, new Date(startTime).toISOString()), ...ads.configDumpSources(), secretsDumpSource(() => secrets.list())],
       clusters: () => clusters.dump().statuses.map(adminClusterStatus),
       listeners: () => listeners.bound(),
       state: () => state,
@@ -222,7 +222,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
 
   ads.start();
   certificates?.start();
-  const initialized = ads.ready().then(() => {
+  const initialized = Promise.all([ads.ready(), firstCertificate(certificates, timers)]).then(() => {
     if (state === 'INITIALIZING') state = 'LIVE';
     main.info('proxy ready', { listeners: listeners.bound().map((l) => `${l.name}=${l.address.address}:${l.address.port}`).join(',') });
   });
@@ -252,6 +252,23 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     close: closeAll,
   };
+}
+
+/** How long readiness waits for the workload certificate, as Envoy waits for a listener's SDS secrets (its initial fetch timeout). */
+const CERTIFICATE_WAIT_MS = 15_000;
+
+/** Resolves once the proxy has its first workload certificate (at most CERTIFICATE_WAIT_MS), at once without a CA. */
+function firstCertificate(certificates: WorkloadCertificateClient | undefined, timers: Timers): Promise<void> {
+  if (certificates === undefined || certificates.current() !== undefined) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = timers.setTimeout(done, CERTIFICATE_WAIT_MS);
+    const stop = certificates.onCertificate(done);
+    function done(): void {
+      timers.clearTimeout(timer);
+      stop();
+      resolve();
+    }
+  });
 }
 
 /** Istio's SDS names for the workload's certificate and the mesh root. */

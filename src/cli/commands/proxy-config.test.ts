@@ -1,5 +1,8 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runCli } from '../program.ts';
 import type { ControlPlaneClient } from '../control-plane-client.ts';
 import type { ConfigDump, ProxySyncStatus } from '../debug-api.ts';
@@ -114,5 +117,96 @@ describe('weft proxy-config and proxy-status', () => {
 
   it('refuses an unknown type with exit status 2', async () => {
     assert.equal((await run(['proxy-config', 'secrets', 'p.default'])).status, 2);
+  });
+});
+
+/** Certificates of the proxy's upstream TLS tests: valid from 2026-11-23T11:33:36Z to 2126-10-30T11:33:36Z. */
+const testdata = (name: string) => readFileSync(new URL(`../../proxy/upstream/testdata/${name}`, import.meta.url), 'utf8');
+const inline = (pem: string) => ({ inlineBytes: Buffer.from(pem).toString('base64') });
+const REDACTED = { inlineBytes: Buffer.from('[redacted]').toString('base64') };
+const SECRET_TYPE = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+
+/** A proxy's /config_dump with Istio's two secrets and a gateway's credentialName one whose chain has the CA after the leaf. */
+const ADMIN_DUMP = {
+  configs: [
+    { '@type': 'type.googleapis.com/envoy.admin.v3.BootstrapConfigDump', bootstrap: { node: { id: 'sidecar~127.0.0.1~p.default~default.svc.cluster.local' } } },
+    {
+      '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+      dynamicActiveSecrets: [
+        { name: 'ROOTCA', versionInfo: '1', lastUpdated: '2026-11-23T12:00:00.000Z', secret: { '@type': SECRET_TYPE, name: 'ROOTCA', validationContext: { trustedCa: inline(testdata('ca.pem')) } } },
+        { name: 'default', versionInfo: '1', lastUpdated: '2026-11-23T12:00:00.000Z', secret: { '@type': SECRET_TYPE, name: 'default', tlsCertificate: { certificateChain: inline(testdata('client.pem')), privateKey: REDACTED } } },
+        {
+          name: 'kubernetes://upstream',
+          versionInfo: '7',
+          lastUpdated: '2026-11-23T12:00:00.000Z',
+          secret: { '@type': SECRET_TYPE, name: 'kubernetes://upstream', tlsCertificate: { certificateChain: inline(testdata('server.pem') + testdata('ca.pem')), privateKey: REDACTED } },
+        },
+      ],
+    },
+  ],
+};
+
+describe('weft proxy-config secret, against a proxy\'s admin port', () => {
+  let server: Server;
+  let admin: string;
+  /** The admin port's clock, sent as its Date header. */
+  let proxyTime = 'Fri, 01 Jan 2027 00:00:00 GMT';
+
+  before(async () => {
+    server = createServer((request, response) => {
+      if (request.url !== '/config_dump') {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json', date: proxyTime }).end(JSON.stringify(ADMIN_DUMP));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    admin = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('prints istioctl\'s table: a row per secret, its leaf or first CA, valid by the proxy\'s clock', async () => {
+    proxyTime = 'Fri, 01 Jan 2027 00:00:00 GMT';
+    const result = await run(['proxy-config', 'secret', admin]);
+    assert.equal(result.stderr, '');
+    assert.equal(result.status, 0);
+    assert.deepEqual(result.paths, [], 'the control plane is not asked');
+    assert.equal(result.stdout, [
+      'RESOURCE NAME             TYPE           STATUS     VALID CERT     SERIAL NUMBER                                NOT AFTER                NOT BEFORE',
+      'default                   Cert Chain     ACTIVE     true           27619118c1c81d7                              2126-10-30T11:33:36Z     2026-11-23T11:33:36Z',
+      'kubernetes://upstream     Cert Chain     ACTIVE     true           f768d0d1f3be1819                             2126-10-30T11:33:36Z     2026-11-23T11:33:36Z',
+      'ROOTCA                    CA             ACTIVE     true           1d2de3775aefb42cc1d13475d34077b4d55f6591     2126-10-30T11:33:36Z     2026-11-23T11:33:36Z',
+      '',
+    ].join('\n'));
+  });
+
+  it('shows certificates not yet valid on the proxy\'s clock as not valid', async () => {
+    proxyTime = 'Sun, 22 Nov 2026 00:00:00 GMT';
+    const result = await run(['pc', 'secret', `http://${admin}`]);
+    assert.equal(result.status, 0);
+    assert.deepEqual(result.stdout.split('\n').slice(1, -1).map((line) => line.split(/ {2,}/)[3]), ['false', 'false', 'false']);
+  });
+
+  it('prints the SecretsConfigDump as JSON', async () => {
+    const result = await run(['proxy-config', 'secret', admin, '-o', 'json']);
+    assert.equal(result.status, 0);
+    assert.deepEqual(JSON.parse(result.stdout), ADMIN_DUMP.configs[1]);
+  });
+
+  it('asks for the admin address when given a proxy name, and says which address does not answer', async () => {
+    const named = await run(['proxy-config', 'secret', 'productpage-v1.default']);
+    assert.equal(named.status, 2);
+    assert.match(named.stderr, /admin port: give its address as host:port \(e\.g\. 127\.0\.0\.1:15000\), got "productpage-v1\.default"/);
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const gone = `127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = await run(['proxy-config', 'secret', gone]);
+    assert.equal(unreachable.status, 1);
+    assert.match(unreachable.stderr, new RegExp(`^cannot reach the proxy's admin port at ${gone} \\(.*ECONNREFUSED`));
   });
 });

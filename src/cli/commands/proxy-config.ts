@@ -1,11 +1,12 @@
+import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import type { ConfigDump, ConfigDumpSection, JsonObject } from '../debug-api.ts';
 import { CliExit, ExitStatus } from '../io.ts';
 import { formatTable } from '../output/table.ts';
 import type { ControlPlaneCommandDeps } from './proxy-status.ts';
 
-const SECTIONS = ['cluster', 'listener', 'route', 'endpoint', 'all'] as const;
-type Section = (typeof SECTIONS)[number];
+const SECTIONS = ['cluster', 'listener', 'route', 'endpoint', 'secret', 'all'] as const;
+type Section = Exclude<(typeof SECTIONS)[number], 'secret'>;
 
 const DUMP_TYPE = {
   cluster: 'type.googleapis.com/envoy.admin.v3.ClustersConfigDump',
@@ -26,9 +27,9 @@ export function registerProxyConfig(program: Command, deps: ControlPlaneCommandD
   program
     .command('proxy-config')
     .alias('pc')
-    .description('Show the configuration the control plane sent to a proxy, like istioctl proxy-config')
+    .description('Show a proxy\'s configuration, like istioctl proxy-config: as the control plane sent it, secrets as the proxy holds them')
     .argument('<type>', `one of ${SECTIONS.join(', ')}`)
-    .argument('<proxy>', 'the proxy: <workload>.<namespace> or its node id')
+    .argument('<proxy>', 'the proxy: <workload>.<namespace> or its node id; for secret, its admin port (host:port)')
     .option('-o, --output <format>', 'table, or json (Envoy\'s config_dump shape)', 'table')
     .option('--fqdn <host>', 'clusters and endpoints of this service only')
     .option('--port <port>', 'only this port')
@@ -39,6 +40,12 @@ export function registerProxyConfig(program: Command, deps: ControlPlaneCommandD
     .action(async (type: string, proxy: string, options: Filters & { output: string; controlPlane: string }) => {
       if (!(SECTIONS as readonly string[]).includes(type)) throw new CliExit(ExitStatus.usage, `unknown type "${type}": expected one of ${SECTIONS.join(', ')}`);
       if (options.output !== 'table' && options.output !== 'json') throw new CliExit(ExitStatus.usage, `--output must be table or json, got "${options.output}"`);
+      if (type === 'secret') {
+        const { dump, now } = await proxyConfigDump(proxy);
+        const section = dump.configs.find((c) => c['@type'] === SECRETS_DUMP_TYPE);
+        deps.io.stdout(options.output === 'json' ? `${JSON.stringify(section ?? {}, null, 2)}\n` : secretTable(section, now));
+        return;
+      }
       const dump = await deps.controlPlane(options.controlPlane).get<ConfigDump>(`/debug/config_dump?proxyID=${encodeURIComponent(proxy)}`);
       const section = type as Section;
       if (options.output === 'json') {
@@ -196,4 +203,83 @@ function endpointTable(section: ConfigDumpSection | undefined, filters: Filters)
     }
   }
   return formatTable(['ENDPOINT', 'STATUS', 'OUTLIER CHECK', 'CLUSTER'], rows);
+}
+
+const SECRETS_DUMP_TYPE = 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump';
+
+/** Envoy's `/config_dump`, as a proxy's admin port answers it. */
+interface AdminConfigDump {
+  readonly configs: readonly JsonObject[];
+}
+
+/**
+ * Secrets come from the proxy's admin port, not the control plane: the proxy makes its own key
+ * and certificate (`default`, `ROOTCA`), so only it can show them. `now` is the proxy's clock (the
+ * answer's Date header), as whether a certificate is valid matters where it is used.
+ */
+async function proxyConfigDump(proxy: string): Promise<{ readonly dump: AdminConfigDump; readonly now: number }> {
+  const base = /^https?:\/\//.test(proxy) ? proxy : /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+):\d+$/.test(proxy) ? `http://${proxy}` : undefined;
+  if (base === undefined || !URL.canParse(base)) {
+    throw new CliExit(ExitStatus.usage, `proxy-config secret reads the proxy's admin port: give its address as host:port (e.g. 127.0.0.1:15000), got "${proxy}"`);
+  }
+  const url = new URL('/config_dump', base);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+    throw new CliExit(1, `cannot reach the proxy's admin port at ${url.host} (${cause})`);
+  }
+  if (!response.ok) throw new CliExit(1, `${url.href}: HTTP ${response.status}`);
+  const dump = (await response.json()) as AdminConfigDump;
+  const now = Date.parse(response.headers.get('date') ?? '');
+  if (Number.isNaN(now)) throw new CliExit(1, `${url.href}: the answer has no Date header to tell whether certificates are valid`);
+  return { dump, now };
+}
+
+/** istioctl's secret table: one row per secret, its first certificate (the leaf of a chain, the first CA of a bundle). */
+function secretTable(section: JsonObject | undefined, now: number): string {
+  const rows = list(section?.['dynamicActiveSecrets']).map(obj).map((entry) => {
+    const secret = obj(entry['secret']);
+    const chain = inlineText(obj(obj(secret['tlsCertificate'])['certificateChain']));
+    const ca = inlineText(obj(obj(secret['validationContext'])['trustedCa']));
+    const type = chain !== undefined ? 'Cert Chain' : ca !== undefined ? 'CA' : '';
+    const certificate = parseCertificate(chain ?? ca);
+    const name = str(entry['name'], str(secret['name']));
+    if (certificate === undefined) return [name, type, 'ACTIVE', 'false', '', '', ''];
+    const notBefore = certificate.validFromDate;
+    const notAfter = certificate.validToDate;
+    return [
+      name,
+      type,
+      'ACTIVE',
+      String(now > notBefore.getTime() && now < notAfter.getTime()),
+      // Go's %x of the serial, as istioctl prints it: lower case, no leading zeros.
+      BigInt(`0x${certificate.serialNumber}`).toString(16),
+      rfc3339(notAfter),
+      rfc3339(notBefore),
+    ];
+  });
+  rows.sort((a, b) => (a[0] ?? '').localeCompare(b[0] ?? ''));
+  return formatTable(['RESOURCE NAME', 'TYPE', 'STATUS', 'VALID CERT', 'SERIAL NUMBER', 'NOT AFTER', 'NOT BEFORE'], rows);
+}
+
+/** A DataSource's inline content (bytes are base64 in JSON). */
+function inlineText(source: JsonObject): string | undefined {
+  if (typeof source['inlineBytes'] === 'string') return Buffer.from(source['inlineBytes'], 'base64').toString('utf8');
+  return typeof source['inlineString'] === 'string' ? source['inlineString'] : undefined;
+}
+
+function parseCertificate(pem: string | undefined): X509Certificate | undefined {
+  if (pem === undefined) return undefined;
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole seconds, as Go's time.RFC3339. */
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

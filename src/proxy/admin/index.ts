@@ -28,3 +28,4 @@ export {
   type SecretsConfigDump,
   type TypedResource,
 } from './config-dump.ts';
+export { secretsDumpSource } from './secrets-dump.ts';

@@ -142,7 +142,8 @@ export function terminateTls(socket: Socket, settings: DownstreamTlsSettings, ti
         peerCertificate = {
           uriSans: sans.filter((s) => s.type === 'URI').map((s) => s.value),
           dnsSans: sans.filter((s) => s.type === 'DNS').map((s) => s.value),
-          subject: certificate.subject.split('\n').reverse().join(','),
+          // A SPIFFE leaf has an empty subject, which Node reports as undefined.
+          subject: (certificate.subject as string | undefined)?.split('\n').reverse().join(',') ?? '',
           sha256: certificate.fingerprint256.replaceAll(':', '').toLowerCase(),
           pem: certificate.toString(),
         };

@@ -1,6 +1,6 @@
 import { err, ok, type Clock, type Result, type Timers } from '../../../core/index.ts';
 import type { Counter } from '../../telemetry/stats.ts';
-import { parseJwks, type Jwks } from './jwks.ts';
+import { importJwks, parseJwks, type Jwks } from './jwks.ts';
 import type { JwtStatus } from './jwt-status.ts';
 
 /** Where a provider's keys come from. */
@@ -29,12 +29,12 @@ export interface RemoteJwksDeps {
   readonly fetchFailed: Counter;
 }
 
-/** A JWKS given in the config (`localJwks`), parsed when the config was. */
+/** A JWKS given in the config (`localJwks`), parsed when the config was, its keys imported once. */
 export class InlineJwks implements JwksSource {
   readonly #keys: Promise<Result<Jwks, JwtStatus>>;
 
   constructor(jwks: Jwks) {
-    this.#keys = Promise.resolve(ok(jwks));
+    this.#keys = importJwks(jwks);
   }
 
   keys(): Promise<Result<Jwks, JwtStatus>> {
@@ -75,10 +75,11 @@ export class RemoteJwks implements JwksSource {
       const response = await fetch(this.#spec.uri, { signal: controller.signal });
       if (response.status !== 200) return this.#failed('jwksFetchFail');
       const parsed = parseJwks(await response.text());
-      if (!parsed.ok) return this.#failed(parsed.error);
+      const imported = parsed.ok ? await importJwks(parsed.value) : parsed;
+      if (!imported.ok) return this.#failed(imported.error);
       this.#deps.fetchSuccess.inc();
-      this.#cached = { jwks: parsed.value, expiresAt: clock.now() + this.#spec.cacheDurationMs };
-      return parsed;
+      this.#cached = { jwks: imported.value, expiresAt: clock.now() + this.#spec.cacheDurationMs };
+      return imported;
     } catch {
       return this.#failed('jwksFetchFail');
     } finally {

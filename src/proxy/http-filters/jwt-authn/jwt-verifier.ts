@@ -134,7 +134,7 @@ export class JwtVerifiers {
     if (!audiencesAllowed(jwt, spec.audiences ?? provider.config.audiences)) return 'audienceNotAllowed';
     const keys = await provider.jwks.keys();
     if (!keys.ok) return keys.error;
-    const signature = verifySignature(jwt, keys.value);
+    const signature = await verifySignature(jwt, keys.value);
     if (signature !== 'ok') return signature;
     acceptToken(provider.config, jwt, token, context);
     return 'ok';

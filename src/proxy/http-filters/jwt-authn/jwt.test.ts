@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { parseJwks } from './jwks.ts';
+import { importJwks, parseJwks } from './jwks.ts';
 import { audiencesAllowed, checkTimes, parseJwt, verifySignature } from './jwt.ts';
 import { jwksOf, TestKey } from './jwt-test-support.ts';
 
@@ -49,29 +49,42 @@ describe('parseJwt', () => {
 });
 
 describe('verifySignature', () => {
-  it('verifies HS256 with an oct key, and tells a kid mismatch from a bad signature', () => {
+  it('verifies HS256 with an oct key, and tells a kid mismatch from a bad signature', async () => {
     const secret = Buffer.from('a shared secret of enough length!');
     const jwks = parseJwks(JSON.stringify({ keys: [{ kty: 'oct', kid: 'h', alg: 'HS256', k: secret.toString('base64url') }] }));
     assert.ok(jwks.ok);
-    const check = (token: string): string => {
+    const check = (token: string): Promise<string> => {
       const jwt = parseJwt(token);
       assert.ok(jwt.ok);
       return verifySignature(jwt.value, jwks.value);
     };
-    assert.equal(check(hs256(secret, { iss: 'x' }, 'h')), 'ok');
-    assert.equal(check(hs256(secret, { iss: 'x' })), 'ok', 'a token without kid tries every key');
-    assert.equal(check(hs256(Buffer.from('another secret'), { iss: 'x' }, 'h')), 'verificationFail');
-    assert.equal(check(hs256(secret, { iss: 'x' }, 'other')), 'jwksKidAlgMismatch');
+    assert.equal(await check(hs256(secret, { iss: 'x' }, 'h')), 'ok');
+    assert.equal(await check(hs256(secret, { iss: 'x' })), 'ok', 'a token without kid tries every key');
+    assert.equal(await check(hs256(Buffer.from('another secret'), { iss: 'x' }, 'h')), 'verificationFail');
+    assert.equal(await check(hs256(secret, { iss: 'x' }, 'other')), 'jwksKidAlgMismatch');
   });
 
-  it('never takes an RSA key for an ES256 token', () => {
+  it('never takes an RSA key for an ES256 token', async () => {
     const rsa = new TestKey('RS256', 'k');
     const ec = new TestKey('ES256', 'k');
     const jwks = parseJwks(JSON.stringify({ keys: [{ ...rsa.jwk(), alg: undefined }] }));
     assert.ok(jwks.ok);
     const jwt = parseJwt(ec.sign({}));
     assert.ok(jwt.ok);
-    assert.equal(verifySignature(jwt.value, jwks.value), 'verificationFail');
+    assert.equal(await verifySignature(jwt.value, jwks.value), 'verificationFail');
+  });
+
+  it('tries keys without kid or alg for every token, as Envoy does', async () => {
+    const first = new TestKey('ES256', 'a');
+    const second = new TestKey('ES256', 'b');
+    const bare = (key: TestKey): Record<string, unknown> => ({ ...key.jwk(), kid: undefined, alg: undefined });
+    const jwks = parseJwks(JSON.stringify({ keys: [bare(first), bare(second)] }));
+    assert.ok(jwks.ok);
+    for (const token of [second.sign({}), second.sign({}, { kid: undefined })]) {
+      const jwt = parseJwt(token);
+      assert.ok(jwt.ok);
+      assert.equal(await verifySignature(jwt.value, jwks.value), 'ok');
+    }
   });
 });
 
@@ -84,5 +97,16 @@ describe('parseJwks', () => {
     assert.deepEqual(parseJwks('{}'), { ok: false, error: 'jwksNoKeys' });
     assert.deepEqual(parseJwks('{"keys":{}}'), { ok: false, error: 'jwksBadKeys' });
     assert.deepEqual(parseJwks('{"keys":[{"kty":"EC","alg":"ES256","crv":"P-384","x":"a","y":"b"}]}'), { ok: false, error: 'jwksNoValidKeys' });
+  });
+
+  it('drops, when importing, the keys whose material jose cannot use', async () => {
+    const good = JSON.parse(jwksOf(new TestKey('EdDSA', 'ed'))).keys[0];
+    const parsed = parseJwks(JSON.stringify({ keys: [{ ...good, kid: 'bad', x: 'AAAA' }, { ...good, kid: 'ed448', crv: 'Ed448' }, good] }));
+    assert.ok(parsed.ok);
+    assert.equal(parsed.value.keys.length, 3);
+    const imported = await importJwks(parsed.value);
+    assert.ok(imported.ok);
+    assert.deepEqual(imported.value.keys.map((k) => k.kid), ['ed']);
+    assert.deepEqual(await importJwks({ keys: parsed.value.keys.slice(0, 1) }), { ok: false, error: 'jwksNoValidKeys' });
   });
 });

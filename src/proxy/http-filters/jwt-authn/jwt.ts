@@ -1,34 +1,12 @@
-import { constants, createHmac, timingSafeEqual, verify } from 'node:crypto';
+import { base64url, compactVerify, decodeJwt, decodeProtectedHeader } from 'jose';
 import { err, ok, type Result } from '../../../core/index.ts';
-import type { Jwk, Jwks } from './jwks.ts';
+import type { Jwks } from './jwks.ts';
 import type { JwtStatus } from './jwt-status.ts';
 
-type Family = 'RSA' | 'PSS' | 'EC' | 'HMAC' | 'EdDSA';
-
-interface Algorithm {
-  readonly family: Family;
-  /** The digest; null for EdDSA, which hashes as part of the scheme. */
-  readonly hash: string | null;
-  /** The curve an ES algorithm needs. */
-  readonly crv?: string;
-}
-
 /** The JWS algorithms Envoy's jwt_verify_lib verifies. `none` is not among them. */
-const ALGORITHMS: Readonly<Record<string, Algorithm>> = {
-  RS256: { family: 'RSA', hash: 'sha256' },
-  RS384: { family: 'RSA', hash: 'sha384' },
-  RS512: { family: 'RSA', hash: 'sha512' },
-  PS256: { family: 'PSS', hash: 'sha256' },
-  PS384: { family: 'PSS', hash: 'sha384' },
-  PS512: { family: 'PSS', hash: 'sha512' },
-  ES256: { family: 'EC', hash: 'sha256', crv: 'P-256' },
-  ES384: { family: 'EC', hash: 'sha384', crv: 'P-384' },
-  ES512: { family: 'EC', hash: 'sha512', crv: 'P-521' },
-  HS256: { family: 'HMAC', hash: 'sha256' },
-  HS384: { family: 'HMAC', hash: 'sha384' },
-  HS512: { family: 'HMAC', hash: 'sha512' },
-  EdDSA: { family: 'EdDSA', hash: null },
-};
+const ALGORITHMS: ReadonlySet<string> = new Set([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'HS256', 'HS384', 'HS512', 'EdDSA',
+]);
 
 /** A JWT taken apart, its signature not yet checked. */
 export interface Jwt {
@@ -47,28 +25,25 @@ export interface Jwt {
   readonly nbf: number;
   /** The payload as the token carries it (base64url, no padding), for forwardPayloadHeader. */
   readonly payloadBase64url: string;
-  /** `header.payload`: what the signature covers. */
-  readonly signingInput: string;
-  readonly signature: Buffer;
+  /** The compact JWS, for jose to verify. */
+  readonly token: string;
 }
-
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Parses a compact JWS as jwt_verify_lib does, with its statuses for each malformation. */
 export function parseJwt(token: string): Result<Jwt, JwtStatus> {
   const parts = token.split('.');
   if (parts.length !== 3) return err('badFormat');
-  const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+  const [, payloadPart, signaturePart] = parts as [string, string, string];
 
-  const header = decodeJson(headerPart);
+  const header = decoded(() => decodeProtectedHeader(token));
   if (header === undefined) return err('headerParseError');
   const alg = header['alg'];
   if (typeof alg !== 'string') return err('headerBadAlg');
-  if (ALGORITHMS[alg] === undefined) return err('headerNotImplementedAlg');
+  if (!ALGORITHMS.has(alg)) return err('headerNotImplementedAlg');
   const kid = header['kid'] ?? '';
   if (typeof kid !== 'string') return err('headerBadKid');
 
-  const payload = decodeJson(payloadPart);
+  const payload = decoded(() => decodeJwt(token));
   if (payload === undefined) return err('payloadParseError');
   const iss = payload['iss'] ?? '';
   const sub = payload['sub'] ?? '';
@@ -80,13 +55,8 @@ export function parseJwt(token: string): Result<Jwt, JwtStatus> {
     return err('payloadParseError');
   }
 
-  if (!BASE64URL.test(signaturePart)) return err('signatureParseError');
-  return ok({
-    alg, kid, header, payload, iss, sub, audiences, exp, nbf,
-    payloadBase64url: payloadPart,
-    signingInput: `${headerPart}.${payloadPart}`,
-    signature: Buffer.from(signaturePart, 'base64url'),
-  });
+  if (decoded(() => base64url.decode(signaturePart)) === undefined) return err('signatureParseError');
+  return ok({ alg, kid, header, payload, iss, sub, audiences, exp, nbf, payloadBase64url: payloadPart, token });
 }
 
 /** `exp` and `nbf`, each allowed `skewSeconds` of difference between the clocks. */
@@ -115,48 +85,29 @@ function normalizeAudience(audience: string): string {
  * Checks the signature against the JWKS as jwt_verify_lib does: a key is tried when its `kid`
  * and `alg`, where both sides have one, agree with the token's; the token verifies when one of
  * them verifies it. No key tried is `jwksKidAlgMismatch`; keys tried in vain, `verificationFail`.
+ * The keys are chosen here rather than by jose's createLocalJWKSet, which tries no key without
+ * `kid` for a token with one and refuses HS* algorithms.
  */
-export function verifySignature(jwt: Jwt, jwks: Jwks): JwtStatus {
-  const algorithm = ALGORITHMS[jwt.alg]!;
+export async function verifySignature(jwt: Jwt, jwks: Jwks): Promise<JwtStatus> {
   let tried = false;
-  for (const jwk of jwks.keys) {
-    if (jwt.kid !== '' && jwk.kid !== '' && jwk.kid !== jwt.kid) continue;
-    if (jwk.alg !== '' && jwk.alg !== jwt.alg) continue;
+  for (const key of jwks.keys) {
+    if (jwt.kid !== '' && key.kid !== '' && key.kid !== jwt.kid) continue;
+    if (key.alg !== '' && key.alg !== jwt.alg) continue;
     tried = true;
-    if (verifiesWith(jwk, algorithm, jwt)) return 'ok';
+    try {
+      await compactVerify(jwt.token, key.jwk);
+      return 'ok';
+    } catch {
+      // A bad signature, or a key of another type or curve than the algorithm's: try the next.
+    }
   }
   return tried ? 'verificationFail' : 'jwksKidAlgMismatch';
 }
 
-function verifiesWith(jwk: Jwk, algorithm: Algorithm, jwt: Jwt): boolean {
-  const data = Buffer.from(jwt.signingInput);
+/** What a jose decoder returns; undefined when it throws on a malformed part. */
+function decoded<T>(decode: () => T): T | undefined {
   try {
-    switch (algorithm.family) {
-      case 'RSA':
-        return jwk.kty === 'RSA' && verify(algorithm.hash, data, jwk.key, jwt.signature);
-      case 'PSS':
-        return jwk.kty === 'RSA' && verify(algorithm.hash, data, { key: jwk.key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, jwt.signature);
-      case 'EC':
-        return jwk.kty === 'EC' && jwk.crv === algorithm.crv && verify(algorithm.hash, data, { key: jwk.key, dsaEncoding: 'ieee-p1363' }, jwt.signature);
-      case 'EdDSA':
-        return jwk.kty === 'OKP' && verify(null, data, jwk.key, jwt.signature);
-      case 'HMAC': {
-        if (jwk.kty !== 'oct') return false;
-        const expected = createHmac(algorithm.hash!, jwk.key).update(data).digest();
-        return expected.length === jwt.signature.length && timingSafeEqual(expected, jwt.signature);
-      }
-    }
-  } catch {
-    // A signature of the wrong length or shape for the key: not a match.
-    return false;
-  }
-}
-
-function decodeJson(part: string): Readonly<Record<string, unknown>> | undefined {
-  if (!BASE64URL.test(part)) return undefined;
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+    return decode();
   } catch {
     return undefined;
   }
