@@ -28,6 +28,7 @@ const ENTRY_PROTOS = [
   'envoy/extensions/filters/http/cors/v3/cors.proto',
   'envoy/extensions/filters/http/rbac/v3/rbac.proto',
   'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/ext_authz/v3/ext_authz.proto',
   'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
   'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
   'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
@@ -43,6 +44,7 @@ const ENTRY_PROTOS = [
   'xds/type/v3/typed_struct.proto',
   'google/rpc/status.proto',
   'istio/ca.proto',
+  'istio/authn.proto',
 ];
 
 function protoDirectories(): string[] {
