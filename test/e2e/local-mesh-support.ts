@@ -169,10 +169,10 @@ export class LocalMeshUnderTest {
   async stop(): Promise<void> {
     if (this.#child.exitCode === null) {
       await this.weft('down');
-      const exited = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000))]);
+      const exited = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 30_000).unref())]);
       if (!exited) {
         this.#child.kill('SIGTERM');
-        const after = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+        const after = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000).unref())]);
         if (!after) this.#child.kill('SIGKILL');
       }
     }
