@@ -1,6 +1,7 @@
 /**
- * A mesh in one test process for end-to-end tests of traffic policy: the control plane in-process
- * fed from a directory of Istio YAML the test writes, one `weft proxy` process as the ingress
+ * A mesh in one test process for end-to-end tests of traffic and security policy: the control plane
+ * in-process, with a MeshConfig of the test's choosing, fed from a directory of Istio YAML the test
+ * writes, one `weft proxy` process as the ingress
  * gateway (over ADS, access log as JSON on stdout), and in-test upstream servers, each on a
  * loopback address of its own so that each is one endpoint of a Service. Only tests import this.
  */
@@ -9,7 +10,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
 import * as http2 from 'node:http2';
-import { Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +18,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type RunningControlPlane } from '../../src/main/control-plane.ts';
+import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../../src/control/model/index.ts';
 
 const WEFT = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Waits for `condition`, polling every 25 ms, and throws with `what` after `timeoutMs`. */
 export async function eventually<T>(condition: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -264,6 +265,17 @@ spec:
 export interface MeshOptions {
   /** The gateway's locality, `region/zone/subzone`. */
   readonly locality?: string;
+  /** MeshConfig fields over Istio's defaults (pathNormalization, extensionProviders, ...). */
+  readonly mesh?: Partial<MeshConfig>;
+  /** `<name>.yaml` files in the config directory from the start, beside the Gateway. */
+  readonly files?: Readonly<Record<string, string>>;
+}
+
+/** What `sendRaw` got: a parsed response, or nothing before the gateway closed (or the time ran out). */
+export interface RawReply {
+  readonly status: number | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
 }
 
 /**
@@ -275,6 +287,8 @@ export class Mesh {
   readonly #dir: string;
   readonly #controlPlane: RunningControlPlane;
   readonly #proxy: ChildProcess;
+  /** What the control plane logged as errors (a listener it could not generate, say), for timeout messages. */
+  readonly #errors: string[];
   readonly #stdout: string[] = [];
   #stderr = '';
   #adminUrl = '';
@@ -283,9 +297,10 @@ export class Mesh {
   #nextToken = 0;
   readonly #markers = new Map<string, string[]>();
 
-  private constructor(dir: string, controlPlane: RunningControlPlane, options: MeshOptions) {
+  private constructor(dir: string, controlPlane: RunningControlPlane, errors: string[], options: MeshOptions) {
     this.#dir = dir;
     this.#controlPlane = controlPlane;
+    this.#errors = errors;
     this.#proxy = spawn(process.execPath, [
       WEFT, 'proxy', '--type', 'router', '--pod-name', 'istio-ingressgateway-1', '--namespace', 'istio-system', '--label', 'istio=ingressgateway',
       '--xds-address', `127.0.0.1:${controlPlane.xdsPort}`, '--admin-address', '127.0.0.1:0', '--health-address', '127.0.0.1:0', '--stats-address', '127.0.0.1:0',
@@ -301,14 +316,17 @@ export class Mesh {
     this.#proxy.stderr!.on('data', (chunk: Buffer) => (this.#stderr += chunk.toString()));
   }
 
-  /** Starts the control plane with the gateway, then the gateway proxy, and waits until it listens on port 80's listener. */
+  /** Starts the control plane with the gateway (and `files`), then the gateway proxy, and waits until it listens on port 80's listener. */
   static async start(options: MeshOptions = {}): Promise<Mesh> {
     const dir = mkdtempSync(join(tmpdir(), 'weft-mesh-'));
-    writeFileSync(join(dir, 'gateway.yaml'), GATEWAY_YAML);
+    for (const [name, yaml] of Object.entries({ gateway: GATEWAY_YAML, ...options.files })) writeFileSync(join(dir, `${name}.yaml`), yaml);
+    const errors: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (message: string, fields?: unknown) => void errors.push(`${message} ${JSON.stringify(fields ?? {})}`) };
     const controlPlane = await startControlPlane({
-      config: { directory: dir }, xdsAddress: '127.0.0.1:0', debugAddress: '127.0.0.1:0', logger: silent, push: { debounceQuietMs: 10, debounceMaxMs: 100 },
+      config: { directory: dir }, xdsAddress: '127.0.0.1:0', debugAddress: '127.0.0.1:0', logger,
+      push: { debounceQuietMs: 10, debounceMaxMs: 100 }, mesh: { ...DEFAULT_MESH_CONFIG, ...options.mesh },
     });
-    const mesh = new Mesh(dir, controlPlane, options);
+    const mesh = new Mesh(dir, controlPlane, errors, options);
     try {
       await mesh.#ready();
     } catch (error) {
@@ -338,6 +356,11 @@ export class Mesh {
     writeFileSync(join(this.#dir, `${name}.yaml`), yaml);
   }
 
+  /** Deletes `<name>.yaml`. */
+  remove(name: string): void {
+    rmSync(join(this.#dir, `${name}.yaml`), { force: true });
+  }
+
   async admin(path: string): Promise<string> {
     const response = await fetch(`${this.#adminUrl}${path}`);
     return response.text();
@@ -357,12 +380,25 @@ export class Mesh {
     const gone = (this.#markers.get(file) ?? []).filter((m) => !markers.includes(m));
     this.apply(file, yaml);
     this.#markers.set(file, markers);
-    await eventually(async () => {
+    await this.#explained(eventually(async () => {
       const dump = JSON.parse(await this.admin('/config_dump')) as { configs: { '@type': string; dynamicActiveClusters?: unknown }[] };
       const text = JSON.stringify(dump);
       const clusters = JSON.stringify(dump.configs.find((c) => c['@type'].endsWith('ClustersConfigDump'))?.dynamicActiveClusters ?? []);
       return markers.every((m) => (m.includes('/destination-rule/') ? clusters : text).includes(m)) && !gone.some((m) => text.includes(m));
-    }, `the gateway to run ${file}.yaml (${markers.join(' ')})`);
+    }, `the gateway to run ${file}.yaml (${markers.join(' ')})`));
+  }
+
+  /**
+   * Waits until the gateway's listeners (its config dump) contain every string of `present` and
+   * none of `absent`: for what `configure` cannot see by name, such as policy names
+   * (`policy[<name>]`) or the key ids of inline key sets.
+   */
+  async waitForListeners(present: readonly string[], absent: readonly string[] = [], timeoutMs = 10_000): Promise<void> {
+    await this.#explained(eventually(async () => {
+      const dump = JSON.parse(await this.admin('/config_dump')) as { configs: { '@type': string }[] };
+      const text = JSON.stringify(dump.configs.find((c) => c['@type'].endsWith('ListenersConfigDump')) ?? {});
+      return present.every((p) => text.includes(p)) && !absent.some((a) => text.includes(a));
+    }, `the gateway's listeners to hold [${present.join(', ')}] and not [${absent.join(', ')}]`, timeoutMs));
   }
 
   /** Waits until /clusters lists `count` hosts of the cluster whose name contains `cluster`. */
@@ -415,6 +451,31 @@ export class Mesh {
     }
   }
 
+  /**
+   * An HTTP/1.1 request written byte for byte on a connection of its own (Host, then `headers`,
+   * which may replace it, then Connection: close), so that the target reaches the gateway exactly
+   * as given, with no client-side normalization or encoding. A request the gateway drops resolves
+   * with no status after `timeoutMs` (5 s) instead of failing.
+   */
+  sendRaw(target: string, options: SendOptions): Promise<RawReply> {
+    const headers = Object.entries({ host: options.host, ...options.headers, connection: 'close' })
+      .flatMap(([name, value]) => (value === undefined ? [] : [value].flat().map((one) => `${name}: ${one}`)));
+    if (options.body !== undefined) headers.push(`content-length: ${Buffer.byteLength(options.body, 'latin1')}`);
+    const bytes = Buffer.from([`${options.method ?? 'GET'} ${target} HTTP/1.1`, ...headers, '', options.body ?? ''].join('\r\n'), 'latin1');
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const socket = connect({ port: this.#gatewayPort, host: '127.0.0.1', ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}) });
+      const timer = setTimeout(() => socket.destroy(), options.timeoutMs ?? 5000);
+      socket.on('connect', () => socket.write(bytes));
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(parseResponse(Buffer.concat(chunks).toString('latin1')));
+      });
+    });
+  }
+
   get gatewayAddress(): string {
     return `127.0.0.1:${this.#gatewayPort}`;
   }
@@ -457,6 +518,16 @@ export class Mesh {
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
+  /** `waiting`, failing with what the control plane logged as errors appended, which usually says why. */
+  async #explained<T>(waiting: Promise<T>): Promise<T> {
+    try {
+      return await waiting;
+    } catch (error) {
+      const logged = [...new Set(this.#errors)].slice(-3);
+      throw logged.length === 0 ? error : new Error(`${(error as Error).message}; the control plane logged:\n${logged.join('\n')}`);
+    }
+  }
+
   async #ready(timeoutMs = 20_000): Promise<void> {
     await eventually(async () => {
       if (this.#proxy.exitCode !== null) throw new Error(`the gateway exited:\n${this.#stderr}`);
@@ -471,6 +542,33 @@ export class Mesh {
       return listeners.listener_statuses.find((l) => l.name === '0.0.0.0_80')?.local_address.socket_address.port_value;
     }, 'the gateway listener on port 80', timeoutMs);
     this.#gatewayPort = port;
+  }
+}
+
+function parseResponse(text: string): RawReply {
+  const end = text.indexOf('\r\n\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  if (end < 0 || status === null) return { status: undefined, headers: {}, body: text };
+  const headers: Record<string, string> = {};
+  for (const line of text.slice(0, end).split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let body = text.slice(end + 4);
+  if (headers['transfer-encoding']?.toLowerCase() === 'chunked') body = unchunk(body);
+  return { status: Number(status[1]), headers, body };
+}
+
+function unchunk(text: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const lineEnd = text.indexOf('\r\n', at);
+    if (lineEnd < 0) return out;
+    const size = Number.parseInt(text.slice(at, lineEnd), 16);
+    if (!Number.isFinite(size) || size === 0) return out;
+    out += text.slice(lineEnd + 2, lineEnd + 2 + size);
+    at = lineEnd + 2 + size + 2;
   }
 }
 

@@ -12,6 +12,7 @@
  * deletes it afterwards.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -20,7 +21,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { LocalMeshUnderTest, SEEDS } from './local-mesh-support.ts';
+import { LocalMeshUnderTest, SEEDS, WEFT } from './local-mesh-support.ts';
 
 const WORKLOADS = fileURLToPath(new URL('./fixtures/security/workloads.yaml', import.meta.url));
 const SPIFFE = 'spiffe://cluster.local/ns/default/sa/';
@@ -164,6 +165,20 @@ describe('weft up --mode explicit: mutual TLS between sidecars and the seeds\' s
     // PERMISSIVE by default: a plaintext client is served, and the header it forged is removed.
     const direct = echoed(await plaintext('reviews', { 'x-forwarded-client-cert': forged }));
     assert.equal(direct.forwardedClientCert, null, 'a plaintext peer\'s x-forwarded-client-cert reached the app');
+  });
+
+  it('weft proxy-config secret shows the certificate a sidecar holds, found by the workload\'s name', async () => {
+    // As a user of the default local mesh would: no flags, the state directory from the environment.
+    const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [WEFT, 'proxy-config', 'secret', 'reviews-0.default'], { timeout: 30_000, env: { ...process.env, WEFT_STATE_DIR: mesh.stateDir } }, (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1, stdout, stderr });
+      });
+    });
+    assert.equal(result.code, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.match(lines[0]!, /^RESOURCE NAME\s+TYPE\s+STATUS\s+VALID CERT\s+SERIAL NUMBER\s+NOT AFTER\s+NOT BEFORE$/);
+    assert.match(lines[1]!, /^default\s+Cert Chain\s+ACTIVE\s+true\s+[0-9a-f]+\s+\S+\s+\S+$/);
+    assert.match(lines[2]!, /^ROOTCA\s+CA\s+ACTIVE\s+true\s+[0-9a-f]+\s+\S+\s+\S+$/);
   });
 
   it('001-security: STRICT refuses plaintext; only productpage\'s GET reaches reviews', async () => {

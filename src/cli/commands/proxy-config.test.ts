@@ -54,6 +54,9 @@ const STATUS: ProxySyncStatus[] = [{
   types: { CDS: { status: 'SYNCED' }, LDS: { status: 'SYNCED' }, EDS: { status: 'STALE' }, RDS: { status: 'ERROR', error: 'bad route' }, SDS: { status: 'NOT SENT' } },
 }];
 
+/** What the fake control plane answers for a proxy's admin address (/debug/adminz). */
+let namedProxyAdmin = '';
+
 async function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string; paths: string[] }> {
   let stdout = '';
   let stderr = '';
@@ -61,6 +64,7 @@ async function run(args: string[]): Promise<{ status: number; stdout: string; st
   const client: ControlPlaneClient = {
     get: async <T>(path: string): Promise<T> => {
       paths.push(path);
+      if (path.startsWith('/debug/adminz')) return { proxyId: 'productpage-v1.default', adminAddress: namedProxyAdmin } as T;
       return (path.startsWith('/debug/syncz') ? STATUS : DUMP) as T;
     },
   };
@@ -197,10 +201,12 @@ describe('weft proxy-config secret, against a proxy\'s admin port', () => {
     assert.deepEqual(JSON.parse(result.stdout), ADMIN_DUMP.configs[1]);
   });
 
-  it('asks for the admin address when given a proxy name, and says which address does not answer', async () => {
+  it('finds a named proxy\'s admin port through the control plane, and says which address does not answer', async () => {
+    namedProxyAdmin = admin;
     const named = await run(['proxy-config', 'secret', 'productpage-v1.default']);
-    assert.equal(named.status, 2);
-    assert.match(named.stderr, /admin port: give its address as host:port \(e\.g\. 127\.0\.0\.1:15000\), got "productpage-v1\.default"/);
+    assert.equal(named.status, 0, named.stderr);
+    assert.deepEqual(named.paths, ['/debug/adminz?proxyID=productpage-v1.default']);
+    assert.equal(named.stdout, (await run(['proxy-config', 'secret', admin])).stdout);
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const gone = `127.0.0.1:${(closed.address() as AddressInfo).port}`;

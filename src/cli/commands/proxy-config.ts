@@ -29,7 +29,7 @@ export function registerProxyConfig(program: Command, deps: ControlPlaneCommandD
     .alias('pc')
     .description('Show a proxy\'s configuration, like istioctl proxy-config: as the control plane sent it, secrets as the proxy holds them')
     .argument('<type>', `one of ${SECTIONS.join(', ')}`)
-    .argument('<proxy>', 'the proxy: <workload>.<namespace> or its node id; for secret, its admin port (host:port)')
+    .argument('<proxy>', 'the proxy: <workload>.<namespace> or its node id; for secret, also its admin port (host:port)')
     .option('-o, --output <format>', 'table, or json (Envoy\'s config_dump shape)', 'table')
     .option('--fqdn <host>', 'clusters and endpoints of this service only')
     .option('--port <port>', 'only this port')
@@ -41,7 +41,8 @@ export function registerProxyConfig(program: Command, deps: ControlPlaneCommandD
       if (!(SECTIONS as readonly string[]).includes(type)) throw new CliExit(ExitStatus.usage, `unknown type "${type}": expected one of ${SECTIONS.join(', ')}`);
       if (options.output !== 'table' && options.output !== 'json') throw new CliExit(ExitStatus.usage, `--output must be table or json, got "${options.output}"`);
       if (type === 'secret') {
-        const { dump, now } = await proxyConfigDump(proxy);
+        const admin = isAdminAddress(proxy) ? proxy : (await deps.controlPlane(options.controlPlane).get<{ adminAddress: string }>(`/debug/adminz?proxyID=${encodeURIComponent(proxy)}`)).adminAddress;
+        const { dump, now } = await proxyConfigDump(admin);
         const section = dump.configs.find((c) => c['@type'] === SECRETS_DUMP_TYPE);
         deps.io.stdout(options.output === 'json' ? `${JSON.stringify(section ?? {}, null, 2)}\n` : secretTable(section, now));
         return;
@@ -217,11 +218,14 @@ interface AdminConfigDump {
  * and certificate (`default`, `ROOTCA`), so only it can show them. `now` is the proxy's clock (the
  * answer's Date header), as whether a certificate is valid matters where it is used.
  */
+/** `host:port` or a URL: the proxy's admin port itself, rather than a proxy's name. */
+function isAdminAddress(proxy: string): boolean {
+  return /^https?:\/\//.test(proxy) || /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+):\d+$/.test(proxy);
+}
+
 async function proxyConfigDump(proxy: string): Promise<{ readonly dump: AdminConfigDump; readonly now: number }> {
-  const base = /^https?:\/\//.test(proxy) ? proxy : /^(\[[0-9a-fA-F:.]+\]|[^\s/:[\]]+):\d+$/.test(proxy) ? `http://${proxy}` : undefined;
-  if (base === undefined || !URL.canParse(base)) {
-    throw new CliExit(ExitStatus.usage, `proxy-config secret reads the proxy's admin port: give its address as host:port (e.g. 127.0.0.1:15000), got "${proxy}"`);
-  }
+  const base = /^https?:\/\//.test(proxy) ? proxy : `http://${proxy}`;
+  if (!URL.canParse(base)) throw new CliExit(ExitStatus.usage, `"${proxy}" is not a proxy's admin address (host:port)`);
   const url = new URL('/config_dump', base);
   let response: Response;
   try {

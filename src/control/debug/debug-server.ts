@@ -6,6 +6,9 @@ import type { ProxyStatus, SentResource, TypeStatus } from '../ads/index.ts';
 import type { MeshSnapshot } from '../snapshot/index.ts';
 import type { ConfigState } from '../sources/index.ts';
 
+/** The proxy's admin port (Envoy's and Istio's 15000). */
+const PROXY_ADMIN_PORT = 15000;
+
 /** What the debug API reads; each is a view, never a copy it could change. */
 export interface DebugSources {
   proxies(): readonly ProxyStatus[];
@@ -21,7 +24,7 @@ const TYPE_COLUMNS = ['CDS', 'LDS', 'EDS', 'RDS', 'SDS'] as const;
 
 /**
  * The control plane's read-only debug API, JSON over HTTP (Istio's istiod offers the same on its
- * debug port): /debug/syncz, /debug/config_dump?proxyID=, /debug/registryz, /debug/configz, /ready.
+ * debug port): /debug/syncz, /debug/config_dump?proxyID=, /debug/adminz?proxyID=, /debug/registryz, /debug/configz, /ready.
  */
 export class DebugServer {
   readonly #sources: DebugSources;
@@ -67,12 +70,20 @@ export class DebugServer {
         if (typeof found === 'string') return send(404, found);
         return send(200, this.configDump(found.proxyId));
       }
+      case '/debug/adminz': {
+        // Where a proxy's admin port is, as istioctl assumes it: port 15000 on the proxy's own address.
+        const found = this.#findProxy(url.searchParams.get('proxyID') ?? '');
+        if (typeof found === 'string') return send(404, found);
+        const address = found.proxy.ipAddresses[0];
+        if (address === undefined) return send(404, `proxy "${found.proxyId}" announced no address`);
+        return send(200, { proxyId: found.proxyId, adminAddress: `${address.includes(':') ? `[${address}]` : address}:${PROXY_ADMIN_PORT}` });
+      }
       case '/debug/registryz':
         return send(200, this.registry());
       case '/debug/configz':
         return send(200, this.configuration());
       default:
-        return send(404, `no such debug endpoint: ${url.pathname} (try /debug/syncz, /debug/config_dump?proxyID=..., /debug/registryz, /debug/configz)`);
+        return send(404, `no such debug endpoint: ${url.pathname} (try /debug/syncz, /debug/config_dump?proxyID=..., /debug/adminz?proxyID=..., /debug/registryz, /debug/configz)`);
     }
   }
 
