@@ -196,7 +196,7 @@ export function fraction(percent: { readonly numerator?: number; readonly denomi
  * only a presence test that expects it absent (or, inverted, present), unless
  * `treatMissingHeaderAsEmpty` makes it ''. No specifier means "present".
  */
-function compileHeaderMatcher(matcher: HeaderMatcher, at: string, problems: Problems): Test | undefined {
+export function compileHeaderMatcher(matcher: HeaderMatcher, at: string, problems: Problems): Test | undefined {
   const name = matcher.name ?? '';
   if (name === '') {
     problems.add(`${at}.name`, 'must not be empty');
