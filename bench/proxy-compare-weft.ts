@@ -163,7 +163,7 @@ export async function startWeft(options: WeftOptions): Promise<WeftPeer> {
   const xdsPort = await freePort();
   const debugPort = await freePort();
   const controlPlane = new Service('weft control-plane', process.execPath, [
-    WEFT, 'control-plane', '--config-dir', configDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--debug-address', `127.0.0.1:${debugPort}`, '--log-level', 'warn',
+    WEFT, 'control-plane', '--config-dir', configDir, '--xds-address', `127.0.0.1:${xdsPort}`, '--xds-tls-address', '127.0.0.1:0', '--debug-address', `127.0.0.1:${debugPort}`, '--log-level', 'warn',
   ], { cpu: options.controlPlaneCpu, timeLimitS: options.timeLimitS });
   let proxy: Service | undefined;
   const stop = async (): Promise<void> => {

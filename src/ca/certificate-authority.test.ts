@@ -199,6 +199,53 @@ describe('signing', () => {
   });
 });
 
+describe('server certificates', () => {
+  const names = { dnsNames: ['istiod.istio-system.svc', 'istiod.istio-system.svc.cluster.local', 'localhost'], ipAddresses: ['127.0.0.1'] };
+
+  it("issues a P-256 key and a serverAuth leaf for exactly the names asked, chained to the CA's root", async (t) => {
+    const issued = await (await ca()).issueServerCertificate(names);
+    assert.ok(issued.ok, issued.ok ? '' : issued.error);
+    const chain = issued.value.certChainPem.map((pem) => new X509Certificate(pem));
+    assertChains(chain);
+    const [leaf] = chain;
+    assert.equal(leaf!.subjectAltName, 'DNS:istiod.istio-system.svc, DNS:istiod.istio-system.svc.cluster.local, DNS:localhost, IP Address:127.0.0.1');
+    assert.equal(leaf!.ca, false);
+    assert.deepEqual(leaf!.keyUsage, ['1.3.6.1.5.5.7.3.1']);
+    assert.ok(leaf!.checkPrivateKey(createPrivateKey(issued.value.privateKeyPem)), 'the key is the one certified');
+    assert.equal(createPrivateKey(issued.value.privateKeyPem).asymmetricKeyDetails?.namedCurve, 'prime256v1');
+    assert.equal(leaf!.checkHost('istiod.istio-system.svc'), 'istiod.istio-system.svc');
+    assert.equal(leaf!.checkIP('127.0.0.1'), '127.0.0.1');
+    assert.equal(leaf!.serialNumber.toLowerCase(), issued.value.serial);
+    assert.equal(issued.value.notBefore, NOW - 60_000);
+    assert.equal(issued.value.notAfter, NOW + DAY, '24 h by default');
+    assert.equal(new Date(leaf!.validTo).getTime(), issued.value.notAfter);
+    await opensslVerify(t, chain);
+  });
+
+  it('gives the lifetime asked, and a new key each time', async () => {
+    const authority = await ca();
+    const first = await authority.issueServerCertificate({ ...names, ttlSeconds: 600 });
+    const second = await authority.issueServerCertificate({ ...names, ttlSeconds: 600 });
+    assert.ok(first.ok && second.ok);
+    assert.equal(first.value.notAfter, NOW + 600_000);
+    assert.notEqual(first.value.privateKeyPem, second.value.privateKeyPem);
+    assert.notEqual(first.value.serial, second.value.serial);
+  });
+
+  it('refuses no names, a bad DNS name or IP address, and a bad lifetime', async () => {
+    const authority = await ca();
+    const refusal = async (request: Parameters<CertificateAuthority['issueServerCertificate']>[0]): Promise<string> => {
+      const issued = await authority.issueServerCertificate(request);
+      assert.equal(issued.ok, false);
+      return issued.ok ? '' : issued.error;
+    };
+    assert.match(await refusal({ dnsNames: [] }), /at least one DNS name or IP address/);
+    assert.match(await refusal({ dnsNames: ['istiod istio-system'] }), /"istiod istio-system" is not a DNS name/);
+    assert.match(await refusal({ dnsNames: ['localhost'], ipAddresses: ['127.0.0.300'] }), /"127\.0\.0\.300" is not an IP address/);
+    assert.match(await refusal({ dnsNames: ['localhost'], ttlSeconds: 0 }), /ttlSeconds must be a positive number/);
+  });
+});
+
 describe('plugged-in CA', () => {
   it('signs leaves that chain leaf, intermediate, root, and trusts only the root', async (t) => {
     const plugged = await mkdtemp(join(dir, 'cacerts-'));

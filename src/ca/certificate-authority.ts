@@ -1,7 +1,9 @@
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { x509 } from './x509.ts';
+import { derToPem } from './pem.ts';
 import { err, ok, type Clock, type Result } from '../core/index.ts';
 import { checkCsr } from './check-csr.ts';
 import { CLOCK_SKEW_MS, createSelfSignedRoot, randomSerial } from './self-signed-root.ts';
@@ -15,6 +17,29 @@ export interface SignRequest {
   readonly ttlSeconds?: number;
 }
 
+/** A TLS server certificate for a service of the mesh itself (the control plane's TLS port: istiod's DNS certificate). */
+export interface ServerCertificateRequest {
+  /** DNS SANs, e.g. `istiod.istio-system.svc`; at least one name (DNS or IP) is required. */
+  readonly dnsNames: readonly string[];
+  /** IP SANs, e.g. `127.0.0.1`. */
+  readonly ipAddresses?: readonly string[];
+  /** Lifetime (default 24 h), capped at the CA's max and never beyond the signing cert. */
+  readonly ttlSeconds?: number;
+}
+
+/** What issueServerCertificate made: a new key and its certificate. */
+export interface ServerCertificate {
+  /** PEM each: the leaf, then the CA's chain up to the root. */
+  readonly certChainPem: readonly string[];
+  /** The leaf's ECDSA P-256 key, PKCS#8 PEM; it never leaves the process that asked. */
+  readonly privateKeyPem: string;
+  /** Milliseconds since the epoch. */
+  readonly notBefore: number;
+  readonly notAfter: number;
+  /** Lower-case hex. */
+  readonly serial: string;
+}
+
 export interface CertificateAuthority {
   readonly trustDomain: string;
   /** The roots a workload must trust, PEM (more than one while a root is being rotated). */
@@ -26,6 +51,12 @@ export interface CertificateAuthority {
    * Returns the chain leaf first, then intermediates, then the root, PEM each — Istio's cert_chain order.
    */
   sign(request: SignRequest): Promise<Result<readonly string[], string>>;
+  /**
+   * Makes a new ECDSA P-256 key and signs a server certificate for it (serverAuth only, not a CA)
+   * whose SANs are exactly the names asked for: how the control plane gets the certificate of its
+   * TLS port, as istiod gets its DNS certificate from its own CA.
+   */
+  issueServerCertificate(request: ServerCertificateRequest): Promise<Result<ServerCertificate, string>>;
 }
 
 export interface CaOptions {
@@ -43,6 +74,8 @@ export interface CaOptions {
 const DEFAULT_ROOT_LIFETIME_DAYS = 3650;
 const DEFAULT_WORKLOAD_TTL_SECONDS = 86_400;
 const DEFAULT_MAX_WORKLOAD_TTL_SECONDS = 90 * 86_400;
+const DEFAULT_SERVER_TTL_SECONDS = 86_400;
+const DNS_NAME = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
 const CACERTS = ['ca-cert.pem', 'ca-key.pem', 'root-cert.pem', 'cert-chain.pem'] as const;
 
 /**
@@ -166,5 +199,51 @@ class Authority implements CertificateAuthority {
       ],
     });
     return ok([leaf.toString('pem') + '\n', ...this.#material.chain]);
+  }
+
+  async issueServerCertificate(request: ServerCertificateRequest): Promise<Result<ServerCertificate, string>> {
+    const dnsNames = request.dnsNames;
+    const ipAddresses = request.ipAddresses ?? [];
+    if (dnsNames.length + ipAddresses.length === 0) return err('a server certificate needs at least one DNS name or IP address');
+    const badName = dnsNames.find((name) => !DNS_NAME.test(name));
+    if (badName !== undefined) return err(`"${badName}" is not a DNS name (lower-case labels of letters, digits and '-')`);
+    const badIp = ipAddresses.find((ip) => isIP(ip) === 0);
+    if (badIp !== undefined) return err(`"${badIp}" is not an IP address`);
+    const ttlSeconds = request.ttlSeconds ?? DEFAULT_SERVER_TTL_SECONDS;
+    if (!(ttlSeconds > 0) || !Number.isFinite(ttlSeconds)) return err(`ttlSeconds must be a positive number, got ${ttlSeconds}`);
+    const now = this.#clock.now();
+    const notAfter = Math.min(now + Math.min(ttlSeconds, this.#maxTtlSeconds) * 1000, this.#chainNotAfter);
+    if (notAfter <= now) return err(`the CA's certificate chain expired at ${new Date(this.#chainNotAfter).toISOString()}`);
+
+    const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
+    const signer = this.#material.certificate;
+    const signerKeyId = signer.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+    const serial = randomSerial();
+    const notBefore = now - CLOCK_SKEW_MS;
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: serial,
+      issuer: signer.subjectName,
+      notBefore: new Date(notBefore),
+      notAfter: new Date(notAfter),
+      publicKey: keys.publicKey,
+      signingKey: this.#material.key,
+      signingAlgorithm: this.#material.signingAlgorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+        // An empty subject, as the workload certificates', so the SAN is critical (RFC 5280 4.2.1.6).
+        new x509.SubjectAlternativeNameExtension([...dnsNames.map((value) => ({ type: 'dns' as const, value })), ...ipAddresses.map((value) => ({ type: 'ip' as const, value }))], true),
+        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+        signerKeyId !== undefined ? new x509.AuthorityKeyIdentifierExtension(signerKeyId) : await x509.AuthorityKeyIdentifierExtension.create(signer.publicKey),
+      ],
+    });
+    return ok({
+      certChainPem: [leaf.toString('pem') + '\n', ...this.#material.chain],
+      privateKeyPem: derToPem(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'),
+      notBefore: Math.floor(notBefore / 1000) * 1000,
+      notAfter: Math.floor(notAfter / 1000) * 1000,
+      serial,
+    });
   }
 }

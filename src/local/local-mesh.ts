@@ -20,8 +20,10 @@ export interface LocalMeshOptions {
     current(): { readonly resources: readonly AnyResource[] };
     subscribe(listener: () => void): () => void;
   };
-  /** The control plane's ADS address (`127.0.0.1:port`). */
+  /** The control plane's ADS address (`127.0.0.1:port`): its TLS port, which also serves the CA. */
   readonly xdsAddress: string;
+  /** The mesh root (PEM file) the proxies check the control plane's certificate against (`weft proxy --xds-root-cert`). */
+  readonly xdsRootCertFile: string;
   /** The sync state of the sidecar with this proxy id (`<pod>.<namespace>`). */
   readonly sidecarSync: (proxyId: string) => SidecarSync;
   /** How to run `weft proxy`: the program and the arguments before `proxy`'s own flags. */
@@ -354,9 +356,12 @@ export class LocalMesh {
     if (!started.ok) throw new Error(`the ingress gateway did not start: ${started.error}`);
   }
 
-  /** The flags that have a proxy ask the control plane's CA (on the xDS address) for its certificate with the token in `tokenFile`. */
+  /**
+   * The flags that have a proxy talk to the control plane over TLS, checked against the mesh root,
+   * and ask its CA (on the xDS address) for its certificate with the token in `tokenFile`.
+   */
   #caArgs(tokenFile: string): string[] {
-    return ['--ca-token-file', tokenFile, '--trust-domain', this.#options.trustDomain];
+    return ['--xds-root-cert', this.#options.xdsRootCertFile, '--ca-token-file', tokenFile, '--trust-domain', this.#options.trustDomain];
   }
 
   /**

@@ -34,7 +34,7 @@ describe('the control plane with a certificate authority', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('signs on the xDS port for a token from its workloadTokens', async () => {
+  it('without a TLS port, signs on the plaintext xDS port (as istiod without 15012) for a token from its workloadTokens', async () => {
     const token = controlPlane.workloadTokens.issue('default', 'productpage');
     const { csrPem } = await createWorkloadKeyAndCsr('spiffe://cluster.local/ns/default/sa/productpage');
     const metadata = new grpc.Metadata();

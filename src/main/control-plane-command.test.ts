@@ -56,6 +56,9 @@ describe('weft control-plane and its certificate authority', () => {
     const fingerprint = /certificate authority ready .*sha256=(\S+)/.exec(first.stderr)?.[1];
     assert.ok(fingerprint !== undefined, first.stderr);
     assert.match(first.stderr, /root=CN=Weft Root CA, O=cluster\.local /);
+    // --xds-address with port 0: the TLS port is picked by the system too, on the same host.
+    assert.match(first.line!, / xdsTls=127\.0\.0\.1:[1-9]\d*/);
+    assert.match(first.stderr, /control plane certificate issued names=istiod\.istio-system\.svc,istiod\.istio-system\.svc\.cluster\.local,localhost,127\.0\.0\.1 /);
     assert.equal(statSync(join(caDir, 'ca-key.pem')).mode & 0o777, 0o600);
     const cert = readFileSync(join(caDir, 'ca-cert.pem'), 'utf8');
 

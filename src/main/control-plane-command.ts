@@ -9,6 +9,7 @@ import { systemClock } from './system.ts';
 interface ControlPlaneFlags {
   readonly configDir: string;
   readonly xdsAddress: string;
+  readonly xdsTlsAddress?: string;
   readonly debugAddress: string;
   readonly logLevel: string;
   readonly debounceQuiet: string;
@@ -18,13 +19,23 @@ interface ControlPlaneFlags {
   readonly trustDomain: string;
 }
 
+/** Istio's 15012, on every interface: unlike 15010, it is safe to expose. */
+const DEFAULT_XDS_TLS_ADDRESS = '0.0.0.0:15012';
+
+/** A plaintext port the system picks (tests, scripts) gets a TLS port the system picks, on the same host; else 15012. */
+function defaultTlsAddress(xdsAddress: string): string {
+  const colon = xdsAddress.lastIndexOf(':');
+  return colon > 0 && xdsAddress.slice(colon + 1) === '0' ? `${xdsAddress.slice(0, colon)}:0` : DEFAULT_XDS_TLS_ADDRESS;
+}
+
 /** `weft control-plane`: runs the control plane in the foreground until interrupted. */
 export function registerControlPlaneCommand(program: Command, io: { stderr: (text: string) => void }): void {
   program
     .command('control-plane')
     .description('Run the control plane: watch a directory of Istio YAML and serve xDS (ADS) to proxies, with a debug API')
     .requiredOption('--config-dir <dir>', 'the directory of configuration, read recursively and watched for changes')
-    .option('--xds-address <host:port>', 'where to serve xDS (ADS over gRPC, plaintext)', '127.0.0.1:15010')
+    .option('--xds-address <host:port>', 'where to serve xDS (ADS over gRPC, plaintext; no CA when the TLS port is there)', '127.0.0.1:15010')
+    .option('--xds-tls-address <host:port>', `where to serve xDS and the CA over TLS, with a certificate the CA issues for istiod.istio-system.svc (default: ${DEFAULT_XDS_TLS_ADDRESS}, or port 0 on the --xds-address host when its port is 0)`)
     .option('--debug-address <host:port>', 'where to serve the debug API (JSON over HTTP)', '127.0.0.1:15014')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .option('--debounce-quiet <ms>', 'push after the configuration has been quiet this long', '100')
@@ -50,6 +61,7 @@ export function registerControlPlaneCommand(program: Command, io: { stderr: (tex
         running = await startControlPlane({
           config: { directory: resolve(flags.configDir) },
           xdsAddress: flags.xdsAddress,
+          xdsTlsAddress: flags.xdsTlsAddress ?? defaultTlsAddress(flags.xdsAddress),
           debugAddress: flags.debugAddress,
           logger,
           push: { debounceQuietMs: quiet, debounceMaxMs: max },

@@ -4,12 +4,13 @@ import { builtinKinds } from '../config/index.ts';
 import { builtinAnalyzers } from '../config/analysis/index.ts';
 import type { CertificateAuthority } from '../ca/index.ts';
 import { AdsServer, type PushSettings } from '../control/ads/index.ts';
-import { CertificateSigningService, WorkloadTokens } from '../control/ca-server/index.ts';
+import { CertificateSigningService, ControlPlaneCertificate, WorkloadTokens } from '../control/ca-server/index.ts';
 import { DebugServer } from '../control/debug/index.ts';
 import { ClusterGenerator } from '../control/generators/cluster-generator.ts';
 import { EndpointGenerator } from '../control/generators/endpoint-generator.ts';
 import { ListenerGenerator } from '../control/generators/listener-generator.ts';
 import { RouteGenerator } from '../control/generators/route-generator.ts';
+import { SecretGenerator } from '../control/generators/secret-generator.ts';
 import type { Generator } from '../control/generators/generator.ts';
 import { DEFAULT_MESH_CONFIG, type MeshConfig } from '../control/model/index.ts';
 import { JwksResolver } from '../control/jwks/index.ts';
@@ -21,6 +22,14 @@ export interface ControlPlaneOptions {
   readonly config: { readonly directory: string } | { readonly source: ConfigSource };
   /** xDS (ADS over plaintext gRPC), Istio's 15010. */
   readonly xdsAddress: string;
+  /**
+   * xDS and the CA over TLS, Istio's 15012, with a certificate the CA issues for istiod's names
+   * (CONTROL_PLANE_DNS_NAMES, 127.0.0.1), re-issued at half its lifetime; needs `certificateAuthority`.
+   * With this port the CA is served here only, as istiod's: the plaintext port refuses CreateCertificate.
+   */
+  readonly xdsTlsAddress?: string;
+  /** The lifetime of the TLS port's certificate (default 24 h). */
+  readonly serverCertificateLifetimeSeconds?: number;
   /** The debug API (JSON over HTTP). */
   readonly debugAddress: string;
   readonly logger: Logger;
@@ -29,12 +38,16 @@ export interface ControlPlaneOptions {
   readonly controlPlaneId?: string;
   /** When connected sidecars' workloads take traffic (local mode: their probes); at once when left out. */
   readonly readiness?: ReadinessGate;
-  /** Signs workload certificates (IstioCertificateService) on the xDS port; no CA service when left out. */
+  /** Signs workload certificates (IstioCertificateService) on the TLS port, or on the plaintext one without it; no CA service when left out. */
   readonly certificateAuthority?: CertificateAuthority;
 }
 
 export interface RunningControlPlane {
   readonly xdsPort: number;
+  /** The TLS port (xDS and the CA), when `xdsTlsAddress` was given. */
+  readonly xdsTlsPort: number | undefined;
+  /** The certificate that port serves. */
+  readonly serverCertificate: ControlPlaneCertificate | undefined;
   readonly debugPort: number;
   readonly config: ConfigSource;
   readonly publisher: SnapshotPublisher;
@@ -46,13 +59,16 @@ export interface RunningControlPlane {
 
 /** The generators, one per xDS type, in the order clients apply them. */
 export function builtinGenerators(): Generator[] {
-  return [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator()];
+  return [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator(), new SecretGenerator()];
 }
 
 /** Builds and starts the control plane: sources -> snapshot -> generators -> ADS, and the debug API. */
 export async function startControlPlane(options: ControlPlaneOptions): Promise<RunningControlPlane> {
   const { logger } = options;
   const mesh = options.mesh ?? DEFAULT_MESH_CONFIG;
+  if (options.xdsTlsAddress !== undefined && options.certificateAuthority === undefined) {
+    throw new Error('the TLS xDS port needs the certificate authority, which issues its certificate');
+  }
   let config: ConfigSource;
   if ('directory' in options.config) {
     const files = new FileConfigSource({
@@ -92,9 +108,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
   });
   const workloadTokens = new WorkloadTokens();
   if (options.certificateAuthority !== undefined) {
-    // Served beside xDS on one port, as istiod does; plaintext until the control plane port has TLS.
-    new CertificateSigningService({ ca: options.certificateAuthority, authenticator: workloadTokens, logger }).register(ads);
+    // Served beside xDS, as istiod does: on the TLS port only when there is one, so tokens never travel in clear.
+    new CertificateSigningService({ ca: options.certificateAuthority, authenticator: workloadTokens, logger }).register(ads, { tlsOnly: options.xdsTlsAddress !== undefined });
   }
+  const serverCertificate = options.xdsTlsAddress === undefined || options.certificateAuthority === undefined ? undefined : new ControlPlaneCertificate({
+    ca: options.certificateAuthority,
+    ...(options.serverCertificateLifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.serverCertificateLifetimeSeconds }),
+    clock: { now: () => Date.now() },
+    timers: systemTimers,
+    logger,
+  });
   const debug = new DebugServer({
     proxies: () => ads.status(),
     resources: (proxyId, typeUrl) => ads.resources(proxyId, typeUrl),
@@ -104,11 +127,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     clusterId: 'Kubernetes',
   });
   let xdsPort: number;
+  let xdsTlsPort: number | undefined;
   let debugPort: number;
   try {
     xdsPort = await ads.listen(options.xdsAddress);
+    if (serverCertificate !== undefined && options.xdsTlsAddress !== undefined) {
+      const issued = await serverCertificate.start();
+      if (!issued.ok) throw new Error(issued.error);
+      xdsTlsPort = await ads.listen(options.xdsTlsAddress, { kind: 'tls', credentials: serverCertificate.credentials });
+    }
     debugPort = await debug.listen(options.debugAddress);
   } catch (e) {
+    serverCertificate?.close();
     await ads.close();
     await debug.close();
     publisher.close();
@@ -116,15 +146,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     await config.close();
     throw e;
   }
-  logger.info('control plane ready', { xds: `${hostOf(options.xdsAddress)}:${xdsPort}`, debug: `${hostOf(options.debugAddress)}:${debugPort}` });
+  logger.info('control plane ready', {
+    xds: `${hostOf(options.xdsAddress)}:${xdsPort}`,
+    debug: `${hostOf(options.debugAddress)}:${debugPort}`,
+    ...(xdsTlsPort === undefined || options.xdsTlsAddress === undefined ? {} : { xdsTls: `${hostOf(options.xdsTlsAddress)}:${xdsTlsPort}` }),
+  });
   return {
     xdsPort,
+    xdsTlsPort,
+    serverCertificate,
     debugPort,
     config,
     publisher,
     ads,
     workloadTokens,
     async close() {
+      serverCertificate?.close();
       await ads.close();
       await debug.close();
       publisher.close();

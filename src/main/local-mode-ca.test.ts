@@ -40,10 +40,16 @@ spec:
   command: [node, -e, "setInterval(() => {}, 1000)"]
 `;
 
-/** Signs a new key's CSR with the control plane's CA service, presenting `token`; the certificate's SAN. */
-async function certificateFor(xds: string, token: string): Promise<string | undefined> {
+/**
+ * Signs a new key's CSR with the control plane's CA service on its TLS port, checked against the
+ * mesh root in `<stateDir>/ca/root-cert.pem` as the proxies check it, presenting `token`; the
+ * certificate's SAN. With `plaintext`, asks the plaintext port instead.
+ */
+async function certificateFor(running: RunningLocalMode, stateDir: string, token: string, plaintext = false): Promise<string | undefined> {
   const Client = grpc.makeGenericClientConstructor(caServiceDefinition, 'IstioCertificateService');
-  const client = new Client(xds, grpc.credentials.createInsecure()) as unknown as CaClient;
+  const client = (plaintext
+    ? new Client(running.file.xds, grpc.credentials.createInsecure())
+    : new Client(running.file.xdsTls, grpc.credentials.createSsl(readFileSync(join(stateDir, 'ca', 'root-cert.pem'))), { 'grpc.ssl_target_name_override': 'istiod.istio-system.svc' })) as unknown as CaClient;
   try {
     const { csrPem } = await createWorkloadKeyAndCsr('spiffe://cluster.local/ns/whatever/sa/asked-for');
     const metadata = new grpc.Metadata();
@@ -111,16 +117,20 @@ describe('weft up and the certificate authority', () => {
     const reviews = join(stateDir, 'tokens', 'default.reviews-v1-0.token');
     const cart = join(stateDir, 'tokens', 'shop.cart-0.token');
     assert.equal(statSync(reviews).mode & 0o777, 0o600);
-    assert.equal(await certificateFor(running.file.xds, readFileSync(reviews, 'utf8')), 'URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
+    assert.equal(await certificateFor(running, stateDir, readFileSync(reviews, 'utf8')), 'URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
     // A workload that names no service account runs as `default`, as a pod does.
-    assert.equal(await certificateFor(running.file.xds, readFileSync(cart, 'utf8')), 'URI:spiffe://cluster.local/ns/shop/sa/default');
-    await assert.rejects(certificateFor(running.file.xds, 'not-a-token'), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
+    assert.equal(await certificateFor(running, stateDir, readFileSync(cart, 'utf8')), 'URI:spiffe://cluster.local/ns/shop/sa/default');
+    await assert.rejects(certificateFor(running, stateDir, 'not-a-token'), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
+    // Tokens go only over TLS: the plaintext port has no CA.
+    await assert.rejects(certificateFor(running, stateDir, readFileSync(reviews, 'utf8'), true), (error: grpc.ServiceError) => error.code === grpc.status.UNIMPLEMENTED);
   });
 
-  it('starts every sidecar and the gateway with their token, so each gets its certificate from the CA', async () => {
+  it('starts every sidecar and the gateway with their token and the mesh root, so each gets its certificate from the CA over TLS', async () => {
     assert.deepEqual(await heldIdentities(stateDir, 'default.reviews-v1-0'), ['spiffe://cluster.local/ns/default/sa/bookinfo-reviews']);
     assert.deepEqual(await heldIdentities(stateDir, 'shop.cart-0'), ['spiffe://cluster.local/ns/shop/sa/default']);
     assert.deepEqual(await heldIdentities(stateDir, 'istio-system.istio-ingressgateway-0'), ['spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account']);
+    const bootstrap = parseYaml(readFileSync(join(stateDir, 'proxies', 'default.reviews-v1-0.yaml'), 'utf8')) as { ads: { address: string } };
+    assert.equal(bootstrap.ads.address, running!.file.xdsTls, 'the sidecar dials the TLS port');
   });
 
   it('removes the tokens when the mesh stops, and the next start reuses the root with new tokens', async () => {
@@ -136,7 +146,7 @@ describe('weft up and the certificate authority', () => {
     assert.equal(readFileSync(join(stateDir, 'ca', 'ca-cert.pem'), 'utf8'), root);
     const newToken = readFileSync(join(stateDir, 'tokens', 'default.reviews-v1-0.token'), 'utf8');
     assert.notEqual(newToken, oldToken);
-    assert.equal(await certificateFor(running.file.xds, newToken), 'URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
-    await assert.rejects(certificateFor(running.file.xds, oldToken), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
+    assert.equal(await certificateFor(running, stateDir, newToken), 'URI:spiffe://cluster.local/ns/default/sa/bookinfo-reviews');
+    await assert.rejects(certificateFor(running, stateDir, oldToken), (error: grpc.ServiceError) => error.code === grpc.status.UNAUTHENTICATED);
   });
 });

@@ -26,7 +26,10 @@ import { systemClock, systemTimers } from './system.ts';
 export interface MeshFile {
   readonly pid: number;
   readonly api: string;
+  /** The control plane's plaintext xDS port (no CA there). */
   readonly xds: string;
+  /** Its TLS port, xDS and the CA, which the proxies use; its certificate chains to `<state>/ca/root-cert.pem`. */
+  readonly xdsTls: string;
   readonly debug: string;
   readonly gateway?: string;
   /** The loopback range of the proxies' addresses (`127.10`); none when they share 127.0.0.1. */
@@ -116,12 +119,17 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await new Promise<void>((done) => logStream.end(done));
     throw new Error(`the certificate authority did not start: ${ca.error}`);
   }
+  // What proxies check the control plane's certificate against: the mesh root, as Istio's istio-ca-root-cert.
+  const rootCertFile = join(stateDir, 'ca', 'root-cert.pem');
+  writeFileSync(rootCertFile, ca.value.trustBundle().join(''));
   let mesh: LocalMesh | undefined;
   const readinessListeners = new Set<() => void>();
   const controlPlane = await startControlPlane({
     config: { source: config },
     // Sidecars in network namespaces reach the host only at its address on their bridge.
     xdsAddress: `${pods?.hostAddress ?? '127.0.0.1'}:0`,
+    // Proxies use this one, so tokens and certificates never travel in clear.
+    xdsTlsAddress: `${pods?.hostAddress ?? '127.0.0.1'}:0`,
     debugAddress: '127.0.0.1:0',
     logger,
     push: { debounceQuietMs: 20, debounceMaxMs: 200 },
@@ -135,18 +143,20 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     },
   });
   const xds = `${pods?.hostAddress ?? '127.0.0.1'}:${controlPlane.xdsPort}`;
+  const xdsTls = `${pods?.hostAddress ?? '127.0.0.1'}:${controlPlane.xdsTlsPort}`;
   // The gateway binds its ports only once configured: the apps' free ports must not be those.
   const gatewayPorts = options.gateway === undefined ? [] : [options.gateway.httpPort, options.gateway.httpsPort];
   const network: ReplicaNetwork = addressPrefix === undefined ? new SharedLoopbackNetwork(gatewayPorts)
     : pods === undefined ? new LoopbackNetwork(addressPrefix, gatewayPorts)
     : new TransparentNetwork({ network: pods, hosts: (namespace) => serviceHosts(controlPlane.publisher.current(), namespace), gatewayAddress: `${addressPrefix}.0.1` });
   if (pods !== undefined) controlPlane.publisher.subscribe(() => void network.servicesChanged().catch((error: unknown) => options.report(`weft: ${(error as Error).message}`)));
-  options.report(`control plane ready: xDS ${xds}, debug API http://127.0.0.1:${controlPlane.debugPort}`);
+  options.report(`control plane ready: xDS ${xdsTls} (TLS; plaintext ${xds}), debug API http://127.0.0.1:${controlPlane.debugPort}`);
 
   mesh = new LocalMesh({
     stateDir,
     config,
-    xdsAddress: xds,
+    xdsAddress: xdsTls,
+    xdsRootCertFile: rootCertFile,
     sidecarSync: (proxyId) => sidecarSync(controlPlane.ads.status(), proxyId),
     proxyCommand: { command: process.execPath, args: [CLI_PATH, 'proxy', '--log-level', 'warning'] },
     nodePath: process.execPath,
@@ -177,6 +187,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     pid: process.pid,
     api: `http://127.0.0.1:${apiPort}`,
     xds,
+    xdsTls,
     debug: `http://127.0.0.1:${controlPlane.debugPort}`,
     ...(options.gateway !== undefined ? { gateway: `http://127.0.0.1:${options.gateway.httpPort}` } : {}),
     ...(addressPrefix !== undefined ? { addressPrefix } : {}),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { err, ok, type Clock, type Logger, type Result, type Timers } from '../core/index.ts';
 import { systemClock, systemTimers } from './system.ts';
+import { controlPlaneChannel, type ControlPlaneChannel } from './control-plane-channel.ts';
 import {
   AdminServer, adminEndpoints, type ClusterStatus as AdminClusterStatus, healthEndpoints, prometheusEndpoints, secretsDumpSource, type LogLevelControl, type ServerState,
 } from '../proxy/admin/index.ts';
@@ -119,7 +120,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const stats = new StatsStore();
   const startTime = clock.now();
 
-  const certificates = workloadCertificateClient(options, { clock, timers, random });
+  // TLS to the control plane (xDS and the CA alike) when the bootstrap names its root; read before anything starts.
+  const controlPlane = controlPlaneChannel(bootstrap.ads.tls);
+  const certificates = workloadCertificateClient(options, { clock, timers, random }, controlPlane);
   // With a workload certificate, the proxy serves Istio's `default` and `ROOTCA` itself, as Istio's agent does for Envoy.
   const secrets = new SecretStore({ localNames: certificates === undefined ? [] : [SDS_WORKLOAD_CERTIFICATE, SDS_ROOT_CA], now: () => clock.now() });
   certificates?.onCertificate((certificate) => {
@@ -160,6 +163,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     random,
     logger: loggers.get('config'),
     stats,
+    ...controlPlane,
   });
   secrets.addReferences(() => listeners.secretNames());
   secrets.addReferences(() => {
@@ -276,7 +280,7 @@ const SDS_WORKLOAD_CERTIFICATE = 'default';
 const SDS_ROOT_CA = 'ROOTCA';
 
 /** The workload certificate client for the node's namespace and service account, when the bootstrap names a CA token file. */
-function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; timers: Timers; random: () => number }): WorkloadCertificateClient | undefined {
+function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; timers: Timers; random: () => number }, controlPlane: ControlPlaneChannel | undefined): WorkloadCertificateClient | undefined {
   const { ca, node } = options.bootstrap;
   const tokenFile = ca.tokenFile;
   if (tokenFile === undefined) return undefined;
@@ -287,6 +291,7 @@ function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; 
     createKeyAndCsr: createWorkloadKeyAndCsr,
     ...time,
     logger: options.loggers.get('main'),
+    ...controlPlane,
   });
 }
 

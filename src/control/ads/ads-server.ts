@@ -14,6 +14,17 @@ import type { ProxyStatus, SentResource } from './proxy-status.ts';
 import { PushDebouncer } from './push-debouncer.ts';
 import { SotwStream } from './sotw-stream.ts';
 
+/** How a port is served: plaintext (Istio's 15010) or TLS with the control plane's certificate (15012). */
+export type ListenTransport = { readonly kind: 'plaintext' } | { readonly kind: 'tls'; readonly credentials: grpc.ServerCredentials };
+
+const PLAINTEXT: ListenTransport = { kind: 'plaintext' };
+
+interface AddedService {
+  readonly service: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+  readonly tlsOnly: boolean;
+}
+
 /** A stream of either protocol, as the server sees it: it no longer hands it requests. */
 type Connection = AdsStream<never>;
 
@@ -49,7 +60,9 @@ export class AdsServer {
   readonly #generators: ReadonlyMap<TypeUrl, Generator>;
   readonly #debouncer: PushDebouncer;
   readonly #unsubscribe: () => void;
-  readonly #server = new grpc.Server();
+  /** One gRPC server per port bound, each serving ADS and the added services. */
+  readonly #servers: grpc.Server[] = [];
+  readonly #services: AddedService[] = [];
   /** Every open call, connected or not yet, so that close() can end them all. */
   readonly #calls = new Set<{ end(): void }>();
   readonly #connections = new Map<string, Connection>();
@@ -69,24 +82,34 @@ export class AdsServer {
       this.#cache.advance(next, changed, this.#generators.values());
       this.#debouncer.notify(changed);
     });
-    this.#server.addService(adsServiceDefinition, {
+  }
+
+  /**
+   * Serves another gRPC service on the ports of this server, as istiod serves its CA beside xDS;
+   * call before listen. With `tlsOnly`, a port without TLS answers its calls UNIMPLEMENTED instead,
+   * as istiod serves its CA only on 15012 once it has that port.
+   */
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation, options: { readonly tlsOnly?: boolean } = {}): void {
+    this.#services.push({ service, implementation, tlsOnly: options.tlsOnly === true });
+  }
+
+  /** Binds `address` (`host:port`; port 0 picks a free one), plaintext or TLS, and returns the bound port. */
+  listen(address: string, transport: ListenTransport = PLAINTEXT): Promise<number> {
+    if (this.#closed) return Promise.reject(new Error('the ADS server is closed'));
+    const server = new grpc.Server();
+    server.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<DiscoveryRequest, EncodedDiscoveryResponse>) =>
         this.#accept(call, (context, send) => new SotwStream(context, send)),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, EncodedDeltaDiscoveryResponse>) =>
         this.#accept(call, (context, send) => new DeltaStream(context, send)),
     });
-  }
-
-  /** Serves another gRPC service on the same port, as istiod serves its CA beside xDS; call before listen. */
-  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
-    this.#server.addService(service, implementation);
-  }
-
-  /** Binds `address` (`host:port`; port 0 picks a free one) and returns the bound port. */
-  listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
-    if (this.#closed) return Promise.reject(new Error('the ADS server is closed'));
+    for (const added of this.#services) {
+      server.addService(added.service, added.tlsOnly && transport.kind === 'plaintext' ? this.#refuseWithoutTls(added.service) : added.implementation);
+    }
+    this.#servers.push(server);
+    const credentials = transport.kind === 'tls' ? transport.credentials : grpc.ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
-      this.#server.bindAsync(address, credentials, (error, port) => (error === null ? resolve(port) : reject(error)));
+      server.bindAsync(address, credentials, (error, port) => (error === null ? resolve(port) : reject(error)));
     });
   }
 
@@ -112,7 +135,23 @@ export class AdsServer {
     this.#debouncer.close();
     for (const call of [...this.#calls]) call.end();
     for (const connectionId of [...this.#connections.keys()]) this.#disconnect(connectionId);
-    await new Promise<void>((resolve) => this.#server.tryShutdown(() => resolve()));
+    await Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.tryShutdown(() => resolve()))));
+  }
+
+  /** Every method of `service` ends at once with UNIMPLEMENTED, saying where it is served. */
+  #refuseWithoutTls(service: grpc.ServiceDefinition): grpc.UntypedServiceImplementation {
+    const implementation: grpc.UntypedServiceImplementation = {};
+    for (const [name, method] of Object.entries(service)) {
+      const details = `${method.path} is served only over TLS, on the control plane's TLS port (Istio's 15012)`;
+      const refuse = (peer: string): grpc.ServerErrorResponse => {
+        this.#options.logger.warn('refusing a call on the plaintext port', { peer, method: method.path });
+        return Object.assign(new Error(details), { code: grpc.status.UNIMPLEMENTED, details });
+      };
+      implementation[name] = method.responseStream
+        ? (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => call.emit('error', refuse(call.getPeer()))
+        : (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(refuse(call.getPeer()));
+    }
+    return implementation;
   }
 
   #accept<Request extends { readonly node?: ProtoJson }, Response>(

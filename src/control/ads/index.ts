@@ -1,4 +1,4 @@
-export { AdsServer } from './ads-server.ts';
+export { AdsServer, type ListenTransport } from './ads-server.ts';
 export {
   DEFAULT_PUSH_SETTINGS,
   type AdsServerOptions,

@@ -17,9 +17,9 @@ export interface Refusal {
   readonly details: string;
 }
 
-/** What the service is added to: the control plane's gRPC server, which also serves xDS. */
+/** What the service is added to: the control plane's gRPC server, which also serves xDS (AdsServer), or a plain grpc.Server. */
 export interface GrpcServiceRegistry {
-  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void;
+  addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation, options?: { readonly tlsOnly?: boolean }): void;
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -37,8 +37,12 @@ export class CertificateSigningService {
     this.#options = options;
   }
 
-  /** Serves CreateCertificate on `server`; call before the server starts listening. */
-  register(server: GrpcServiceRegistry): void {
+  /**
+   * Serves CreateCertificate on `server`; call before the server starts listening. With `tlsOnly`
+   * (when the control plane has a TLS port, as istiod serves its CA only on 15012), its plaintext
+   * ports refuse the call, so that tokens and certificates travel only over TLS.
+   */
+  register(server: GrpcServiceRegistry, options: { readonly tlsOnly?: boolean } = {}): void {
     server.addService(caServiceDefinition, {
       CreateCertificate: (call: grpc.ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>, callback: grpc.sendUnaryData<IstioCertificateResponse>) => {
         this.createCertificate(call.metadata, call.request, call.getPeer()).then(
@@ -49,7 +53,7 @@ export class CertificateSigningService {
           },
         );
       },
-    });
+    }, options);
   }
 
   /** One call: authenticate, sign for the token's identity, log the issuance. */

@@ -33,8 +33,12 @@ export interface WorkloadCertificate {
 export type CreateKeyAndCsr = (identity: string) => Promise<{ readonly keyPem: string; readonly csrPem: string }>;
 
 export interface WorkloadCertificateOptions {
-  /** `host:port` of the CA's gRPC port (the control plane's xDS port), plaintext for now. */
+  /** `host:port` of the CA's gRPC port (the control plane's TLS port, Istio's 15012). */
   readonly caAddress: string;
+  /** TLS to the CA, checked against the mesh root; plaintext unless given. */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** More channel options, e.g. `grpc.ssl_target_name_override`, the name the CA's certificate must carry. */
+  readonly channelOptions?: grpc.ChannelOptions;
   readonly identity: WorkloadIdentity;
   readonly createKeyAndCsr: CreateKeyAndCsr;
   /** The bearer token, read again for each request so a rotated token file is picked up. */
@@ -92,7 +96,7 @@ export class WorkloadCertificateClient {
     this.#options = options;
     const { trustDomain, namespace, serviceAccount } = options.identity;
     this.#identity = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-    this.#client = new CaClientConstructor(options.caAddress, grpc.credentials.createInsecure()) as unknown as CaClient;
+    this.#client = new CaClientConstructor(options.caAddress, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {}) as unknown as CaClient;
     this.#backoff = new JitteredBackoff({ baseMs: options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS, maxMs: options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, random: options.random });
   }
 

@@ -27,6 +27,8 @@ export interface AdsClientOptions {
   readonly stats?: StatsScope;
   /** Plaintext unless given. */
   readonly credentials?: grpc.ChannelCredentials;
+  /** More channel options, e.g. `grpc.ssl_target_name_override`, the name the control plane's certificate must carry. */
+  readonly channelOptions?: grpc.ChannelOptions;
   /** HTTP/2 keepalive pings on the stream, so that a control plane gone silent (a dead peer, a dropped NAT entry) is noticed; Istio's 30 s / 10 s by default. */
   readonly keepalive?: { readonly timeMs: number; readonly timeoutMs: number };
 }
@@ -237,6 +239,7 @@ export class AdsClient {
     const { ads, logger } = this.#options;
     const keepalive = this.#options.keepalive ?? DEFAULT_KEEPALIVE;
     const client = new grpc.Client(ads.address, this.#options.credentials ?? grpc.credentials.createInsecure(), {
+      ...this.#options.channelOptions,
       'grpc.keepalive_time_ms': keepalive.timeMs,
       'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
       'grpc.keepalive_permit_without_calls': 1,

@@ -68,6 +68,23 @@ describe('parseBootstrap', () => {
     ]);
   });
 
+  it('reads TLS to the control plane from ads.tls or --xds-root-cert, with istiod\'s name by default', () => {
+    const text = YAML.replace('ads: {address: 127.0.0.1:15010,', 'ads: {address: 127.0.0.1:15012, tls: {rootCertFile: /etc/weft/root-cert.pem, serverName: istiod.mesh.example},');
+    assert.deepEqual(parsed({ file: { name: 'b.yaml', text } }).ads.tls, { rootCertFile: '/etc/weft/root-cert.pem', serverName: 'istiod.mesh.example' });
+    assert.deepEqual(parsed({ file: { name: 'b.yaml', text }, flags: { xdsRootCert: '/tmp/root.pem' } }).ads.tls, { rootCertFile: '/tmp/root.pem', serverName: 'istiod.mesh.example' });
+    const flagged = parsed({ flags: { id: 'p', xdsAddress: '127.0.0.1:15012', xdsRootCert: '/tmp/root.pem' } });
+    assert.deepEqual(flagged.ads.tls, { rootCertFile: '/tmp/root.pem', serverName: 'istiod.istio-system.svc' });
+    assert.equal(flagged.ca.address, '127.0.0.1:15012', 'the CA is reached where xDS is, over the same TLS');
+    assert.equal(parsed({ flags: { id: 'p', xdsAddress: '127.0.0.1:15010' } }).ads.tls, undefined, 'plaintext without a root');
+
+    assert.deepEqual(problems({ file: { name: 'b.yaml', text: 'ads: {address: 127.0.0.1:15012, tls: {serverName: "not a name", rootCertFle: x}}\n' }, flags: { id: 'p' } }), [
+      'b.yaml: ads.tls.rootCertFle: unknown field (did you mean "rootCertFile"?); expected one of rootCertFile, serverName',
+      'b.yaml: ads.tls.serverName: "not a name" is not a DNS name, e.g. istiod.istio-system.svc',
+      "b.yaml: ads.tls.rootCertFile: required: the PEM file of the mesh root the control plane's certificate must chain to",
+    ]);
+    assert.deepEqual(problems({ flags: { id: 'p', xdsAddress: '127.0.0.1:15012', xdsRootCert: '' } }), ['--xds-root-cert: must not be empty']);
+  });
+
   it('reads JSON as well', () => {
     const bootstrap = parsed({ file: { name: 'b.json', text: JSON.stringify({ node: { id: 'my-proxy' }, ads: { address: 'istiod.istio-system:15010' } }) } });
     assert.equal(bootstrap.node.id, 'my-proxy');
@@ -161,5 +178,20 @@ describe('a bootstrap in use', () => {
     assert.deepEqual(dump.bootstrap['admin'], { address: { socketAddress: { address: '127.0.0.1', portValue: 0 } } });
     assert.deepEqual((dump.bootstrap['dynamicResources'] as { adsConfig: unknown }).adsConfig, { apiType: 'DELTA_GRPC', transportApiVersion: 'V3', grpcServices: [{ envoyGrpc: { clusterName: 'xds-grpc' } }] });
     assert.equal(dump.lastUpdated, '2026-01-02T03:04:05.000Z');
+  });
+
+  it("shows TLS to the control plane as Istio's bootstrap does, on the xds-grpc cluster", () => {
+    const tls = parsed({ flags: { id: 'p', xdsAddress: '127.0.0.1:15012', xdsRootCert: '/var/run/weft/root-cert.pem' } });
+    const dump = bootstrapDumpSource(tls, '2026-01-02T03:04:05.000Z').dump() as unknown as { bootstrap: { staticResources: { clusters: Record<string, unknown>[] } } };
+    assert.deepEqual(dump.bootstrap.staticResources.clusters[0]!['transportSocket'], {
+      name: 'envoy.transport_sockets.tls',
+      typedConfig: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        sni: 'istiod.istio-system.svc',
+        commonTlsContext: { validationContext: { trustedCa: { filename: '/var/run/weft/root-cert.pem' }, matchSubjectAltNames: [{ exact: 'istiod.istio-system.svc' }] } },
+      },
+    });
+    const plain = bootstrapDumpSource(bootstrap, '2026-01-02T03:04:05.000Z').dump() as unknown as { bootstrap: { staticResources: { clusters: Record<string, unknown>[] } } };
+    assert.equal(plain.bootstrap.staticResources.clusters[0]!['transportSocket'], undefined);
   });
 });

@@ -16,11 +16,11 @@ import { ConfigDumpType, type BootstrapConfigDump, type ConfigDumpSource } from 
  *   cluster: reviews.default
  *   locality: {region: eu-west1, zone: eu-west1-b}
  *   metadata: {NAMESPACE: default, LABELS: {app: reviews, version: v1}, SERVICE_ACCOUNT: reviews, POD_PORTS: '[{"containerPort":9080}]'}
- * ads: {address: 127.0.0.1:15010, mode: sotw, initialFetchTimeout: 15s}
+ * ads: {address: istiod.istio-system.svc:15012, mode: sotw, initialFetchTimeout: 15s, tls: {rootCertFile: /var/run/secrets/istio/root-cert.pem, serverName: istiod.istio-system.svc}}
  * admin: {address: 127.0.0.1:15000}
  * health: {address: 0.0.0.0:15021}
  * stats: {address: 0.0.0.0:15090}
- * ca: {address: 127.0.0.1:15010, tokenFile: /var/run/secrets/weft/token, trustDomain: cluster.local}
+ * ca: {tokenFile: /var/run/secrets/weft/token, trustDomain: cluster.local}
  * ```
  */
 export type AdsMode = 'sotw' | 'delta';
@@ -40,16 +40,26 @@ export interface BootstrapNode {
 }
 
 export interface AdsSettings {
-  /** `host:port` of the control plane's plaintext xDS port (Istio's 15010). */
+  /** `host:port` of the control plane: its TLS port (Istio's 15012) with `tls`, else its plaintext one (15010). */
   readonly address: string;
   readonly mode: AdsMode;
   /** How long the initial fetch of each type may take before the proxy goes on without it (Envoy's initial_fetch_timeout); 0 waits forever. */
   readonly initialFetchTimeoutMs: number;
+  /** TLS to the control plane, for xDS and the CA alike; plaintext when absent. */
+  readonly tls?: ControlPlaneTlsSettings;
+}
+
+/** How the proxy checks the control plane it talks to, as Istio's agent checks istiod on 15012. */
+export interface ControlPlaneTlsSettings {
+  /** PEM file of the mesh root(s) the control plane's certificate must chain to (Istio's istio-ca-root-cert). */
+  readonly rootCertFile: string;
+  /** The name the control plane's certificate must carry (and the TLS SNI), whatever address is dialled; DEFAULT_CONTROL_PLANE_SERVER_NAME unless given. */
+  readonly serverName: string;
 }
 
 /** Where the proxy gets its workload certificate (Istio's CA service on the control plane). */
 export interface CaSettings {
-  /** `host:port` of the CA, plaintext for now; the ADS address unless given. */
+  /** `host:port` of the CA, the ADS address unless given; over TLS when `ads.tls` is set, with the same root and server name. */
   readonly address: string;
   /** The file holding the bearer token; without it the proxy asks for no certificate. */
   readonly tokenFile?: string;
@@ -71,6 +81,8 @@ export const DEFAULT_HEALTH_ADDRESS = '0.0.0.0:15021';
 export const DEFAULT_STATS_ADDRESS = '0.0.0.0:15090';
 export const DEFAULT_INITIAL_FETCH_TIMEOUT_MS = 15_000;
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+/** istiod's Service name, which its TLS certificate carries. */
+export const DEFAULT_CONTROL_PLANE_SERVER_NAME = 'istiod.istio-system.svc';
 
 /** The flags of `weft proxy` that make a bootstrap, already parsed into strings. */
 export interface BootstrapFlags {
@@ -95,6 +107,8 @@ export interface BootstrapFlags {
   /** `region/zone/subzone`. */
   readonly locality?: string;
   readonly xdsAddress?: string;
+  /** The mesh root file: with it, xDS and the CA go over TLS, the control plane checked against it. */
+  readonly xdsRootCert?: string;
   readonly adsMode?: string;
   readonly initialFetchTimeout?: string;
   readonly adminAddress?: string;
@@ -118,6 +132,8 @@ interface Draft {
   metadata: Record<string, unknown>;
   adsAddress?: string;
   adsMode?: AdsMode;
+  adsRootCertFile?: string;
+  adsServerName?: string;
   initialFetchTimeoutMs?: number;
   adminAddress?: string;
   healthAddress?: string;
@@ -143,10 +159,12 @@ export function parseBootstrap(input: BootstrapInput): Result<Bootstrap, string[
       if (draft.metadata[key] === undefined) problems.push(`ca.tokenFile: the workload certificate is for the node's namespace and service account; set node.metadata.${key} or --${flag}`);
     }
   }
+  if (draft.adsServerName !== undefined && draft.adsRootCertFile === undefined) problems.push('ads.tls.serverName: TLS to the control plane needs its root too: set ads.tls.rootCertFile or --xds-root-cert');
   if (id === undefined || draft.adsAddress === undefined || problems.length > 0) return err(problems);
+  const tls = draft.adsRootCertFile === undefined ? undefined : { rootCertFile: draft.adsRootCertFile, serverName: draft.adsServerName ?? DEFAULT_CONTROL_PLANE_SERVER_NAME };
   return ok({
     node: { id, cluster: draft.cluster ?? defaultCluster(draft.metadata), ...(draft.locality === undefined ? {} : { locality: draft.locality }), metadata: draft.metadata },
-    ads: { address: draft.adsAddress, mode: draft.adsMode ?? 'sotw', initialFetchTimeoutMs: draft.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS },
+    ads: { address: draft.adsAddress, mode: draft.adsMode ?? 'sotw', initialFetchTimeoutMs: draft.initialFetchTimeoutMs ?? DEFAULT_INITIAL_FETCH_TIMEOUT_MS, ...(tls === undefined ? {} : { tls }) },
     admin: { address: draft.adminAddress ?? DEFAULT_ADMIN_ADDRESS },
     health: { address: draft.healthAddress ?? DEFAULT_HEALTH_ADDRESS },
     stats: { address: draft.statsAddress ?? DEFAULT_STATS_ADDRESS },
@@ -172,7 +190,8 @@ function defaultCluster(metadata: Readonly<Record<string, unknown>>): string {
 const TOP_LEVEL = ['node', 'ads', 'admin', 'health', 'stats', 'ca'];
 const NODE_FIELDS = ['id', 'cluster', 'locality', 'metadata'];
 const LOCALITY_FIELDS = ['region', 'zone', 'subZone'];
-const ADS_FIELDS = ['address', 'mode', 'initialFetchTimeout'];
+const ADS_FIELDS = ['address', 'mode', 'initialFetchTimeout', 'tls'];
+const ADS_TLS_FIELDS = ['rootCertFile', 'serverName'];
 const ADDRESS_FIELDS = ['address'];
 const CA_FIELDS = ['address', 'tokenFile', 'trustDomain'];
 
@@ -220,6 +239,12 @@ function readFile(file: { readonly name: string; readonly text: string }, draft:
     if (mode !== undefined) draft.adsMode = mode as AdsMode;
     const timeout = optionalText(ads['initialFetchTimeout'], 'ads.initialFetchTimeout', at, timeoutProblem);
     if (timeout !== undefined) draft.initialFetchTimeoutMs = timeoutMs(timeout);
+    const tls = ads['tls'] === undefined ? undefined : mapping(ads['tls'], 'ads.tls', ADS_TLS_FIELDS, at);
+    if (tls !== undefined) {
+      draft.adsRootCertFile = optionalText(tls['rootCertFile'], 'ads.tls.rootCertFile', at, nonEmptyProblem);
+      draft.adsServerName = optionalText(tls['serverName'], 'ads.tls.serverName', at, serverNameProblem);
+      if (tls['rootCertFile'] === undefined) at('ads.tls.rootCertFile', 'required: the PEM file of the mesh root the control plane\'s certificate must chain to');
+    }
   }
   for (const key of ['admin', 'health', 'stats'] as const) {
     const section = root[key] === undefined ? undefined : mapping(root[key], key, ADDRESS_FIELDS, at);
@@ -334,6 +359,8 @@ function readFlags(flags: BootstrapFlags, draft: Draft, problems: string[]): voi
 
   const xdsAddress = flag('xds-address', flags.xdsAddress, addressProblem);
   if (xdsAddress !== undefined) draft.adsAddress = xdsAddress;
+  const xdsRootCert = flag('xds-root-cert', flags.xdsRootCert, nonEmptyProblem);
+  if (xdsRootCert !== undefined) draft.adsRootCertFile = xdsRootCert;
   const mode = flag('ads-mode', flags.adsMode, modeProblem);
   if (mode !== undefined) draft.adsMode = mode as AdsMode;
   const timeout = flag('initial-fetch-timeout', flags.initialFetchTimeout, timeoutProblem);
@@ -368,6 +395,11 @@ function addressProblem(text: string): string | undefined {
   if (isIP(host) === 4) return undefined;
   if (!/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host)) return `"${text}": "${host}" is not an IPv4 address, a host name or a bracketed IPv6 address`;
   return undefined;
+}
+
+/** A DNS name the control plane's certificate carries. */
+function serverNameProblem(text: string): string | undefined {
+  return /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(text) ? undefined : `"${text}" is not a DNS name, e.g. istiod.istio-system.svc`;
 }
 
 function nonEmptyProblem(text: string): string | undefined {
@@ -469,6 +501,18 @@ function socketAddress(address: string): ProtoJson {
   return { socketAddress: { address: host, portValue: Number(address.slice(colon + 1)) } };
 }
 
+/** Istio's bootstrap form of TLS to istiod: the root file as trusted CA, the server name as SNI and as the SAN to match. */
+function controlPlaneTransportSocket(tls: ControlPlaneTlsSettings): ProtoJson {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typedConfig: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      sni: tls.serverName,
+      commonTlsContext: { validationContext: { trustedCa: { filename: tls.rootCertFile }, matchSubjectAltNames: [{ exact: tls.serverName }] } },
+    },
+  };
+}
+
 /** The bootstrap as Envoy's `/config_dump` shows it: node, admin address, ADS as the source of every dynamic type. */
 export function bootstrapDumpSource(bootstrap: Bootstrap, loadedAt: string): ConfigDumpSource {
   const adsSource = { ads: {}, resourceApiVersion: 'V3', initialFetchTimeout: `${bootstrap.ads.initialFetchTimeoutMs / 1000}s` };
@@ -483,7 +527,12 @@ export function bootstrapDumpSource(bootstrap: Bootstrap, loadedAt: string): Con
         ldsConfig: adsSource,
       },
       staticResources: {
-        clusters: [{ name: 'xds-grpc', type: 'STATIC', loadAssignment: { clusterName: 'xds-grpc', endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress(bootstrap.ads.address) } }] }] } }],
+        clusters: [{
+          name: 'xds-grpc',
+          type: 'STATIC',
+          loadAssignment: { clusterName: 'xds-grpc', endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress(bootstrap.ads.address) } }] }] },
+          ...(bootstrap.ads.tls === undefined ? {} : { transportSocket: controlPlaneTransportSocket(bootstrap.ads.tls) }),
+        }],
       },
     },
     lastUpdated: loadedAt,
