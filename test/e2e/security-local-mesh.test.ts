@@ -14,7 +14,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -196,6 +197,46 @@ describe('weft up --mode explicit: mutual TLS between sidecars and the seeds\' s
       assert.equal(statusOf(await call('ratings', 'http://productpage:9080/')), 200);
     } finally {
       await deleted(seed);
+    }
+  });
+
+  it('a DestinationRule with tls turns auto mTLS off for its host: DISABLE is plaintext, ISTIO_MUTUAL mutual TLS (which STRICT takes)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-dr-tls-'));
+    const rule = (mode: string): string => {
+      const file = join(dir, `dr-${mode}.yaml`);
+      writeFileSync(file, `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews-tls, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy: {tls: {mode: ${mode}}}
+`);
+      return file;
+    };
+    const strict = join(dir, 'strict.yaml');
+    writeFileSync(strict, `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews-strict, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  mtls: {mode: STRICT}
+`);
+    const disable = rule('DISABLE');
+    const mutual = rule('ISTIO_MUTUAL');
+    const xfcc = async (): Promise<string | null> => echoed(await call('productpage', 'http://reviews:9080/xfcc')).forwardedClientCert;
+    try {
+      // Plaintext by the rule: the hop carries no client certificate, so reviews' app sees no XFCC.
+      await applied(disable);
+      assert.ok(await mesh.until(async () => (await xfcc()) === null, 15_000), 'the DISABLE rule never made the hop plaintext');
+      // ISTIO_MUTUAL by the rule: mutual TLS again, and STRICT can be applied.
+      await applied(mutual);
+      assert.ok(await mesh.until(async () => (await xfcc())?.includes(`URI=${SPIFFE}productpage`) === true, 15_000), 'ISTIO_MUTUAL never made the hop mutual TLS');
+      await applied(strict);
+      await until('ISTIO_MUTUAL toward STRICT reviews works', 'productpage', 'http://reviews:9080/', 200);
+      await deleted(strict);
+    } finally {
+      await deleted(mutual);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
