@@ -48,7 +48,8 @@ export interface CertificateAuthority {
    * Signs a PKCS#10 CSR (PEM) for `identity` (a SPIFFE id): the certificate's only SAN is that URI
    * whatever the CSR asks; the CSR's signature must verify and its key must be EC P-256 (or RSA >= 2048);
    * lifetime `ttlSeconds` (default 24 h) capped at the CA's max (default 90 days) and never beyond the signing cert.
-   * Returns the chain leaf first, then intermediates, then the root, PEM each — Istio's cert_chain order.
+   * Returns Istio's cert_chain: the leaf, then intermediates, PEM each, then the whole trust bundle
+   * (every root, concatenated PEM) as the last element, as istiod answers; with one root that is the root.
    */
   sign(request: SignRequest): Promise<Result<readonly string[], string>>;
   /**
@@ -57,6 +58,8 @@ export interface CertificateAuthority {
    * TLS port, as istiod gets its DNS certificate from its own CA.
    */
   issueServerCertificate(request: ServerCertificateRequest): Promise<Result<ServerCertificate, string>>;
+  /** Called after the CA took new signing material (a plugged-in CA reloaded); returns the unsubscribe. Static CAs have none. */
+  onChange?(listener: () => void): () => void;
 }
 
 export interface CaOptions {
@@ -198,7 +201,8 @@ class Authority implements CertificateAuthority {
         signerKeyId !== undefined ? new x509.AuthorityKeyIdentifierExtension(signerKeyId) : await x509.AuthorityKeyIdentifierExtension.create(signer.publicKey),
       ],
     });
-    return ok([leaf.toString('pem') + '\n', ...this.#material.chain]);
+    // As istiod: the leaf, the intermediates, then the whole root bundle as one element (every root the workload must trust).
+    return ok([leaf.toString('pem') + '\n', ...this.#material.chain.slice(0, -1), this.#material.roots.join('')]);
   }
 
   async issueServerCertificate(request: ServerCertificateRequest): Promise<Result<ServerCertificate, string>> {

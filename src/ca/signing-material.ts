@@ -9,8 +9,9 @@ export interface SigningMaterial {
   readonly certificate: x509.X509Certificate;
   readonly key: webcrypto.CryptoKey;
   readonly signingAlgorithm: webcrypto.Algorithm | webcrypto.EcdsaParams;
-  /** The signing certificate first, then intermediates, ending with the root, PEM each. */
+  /** The signing certificate first, then intermediates, ending with the root (one of `roots`) it chains to, PEM each. */
   readonly chain: readonly string[];
+  /** Every root of root-cert.pem: the trust bundle (old and new root while one is rotated). */
   readonly roots: readonly string[];
 }
 
@@ -107,7 +108,8 @@ function chainProblems(signer: string, chain: readonly string[], roots: readonly
     }
   }
   if (!roots.some((root) => chainEndsAt(chain, root))) {
-    return [`${names.chain}: the chain does not end at the root in ${names.root} (it ends at ${subjectOf(chain[chain.length - 1]!)})`];
+    const count = roots.length === 1 ? 'the root' : `any of the ${roots.length} roots`;
+    return [`${names.chain}: the chain does not end at ${count} in ${names.root} (it ends at ${subjectOf(chain[chain.length - 1]!)})`];
   }
   return [];
 }

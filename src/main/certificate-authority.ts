@@ -1,12 +1,17 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadCertificateAuthority, type CaOptions, type CertificateAuthority } from '../ca/index.ts';
+import { ReloadingCertificateAuthority, type CaOptions } from '../ca/index.ts';
 import type { Logger, Result } from '../core/index.ts';
+import { systemTimers } from './system.ts';
 
-/** Loads the CA (`loadCertificateAuthority`) and logs the roots it hands workloads, so the user can tell which root is in use. */
-export async function openCertificateAuthority(options: CaOptions, logger: Logger): Promise<Result<CertificateAuthority, string>> {
-  const ca = await loadCertificateAuthority(options);
+/**
+ * Loads the CA and logs the roots it hands workloads, so the user can tell which root is in use.
+ * A plugged-in CA (`pluggedCertsDir` with its files) is read again every `pollMs` (2 s) and
+ * replaced when its files change to a working set; `close()` stops that.
+ */
+export async function openCertificateAuthority(options: CaOptions, logger: Logger, reload: { readonly pollMs?: number } = {}): Promise<Result<ReloadingCertificateAuthority, string>> {
+  const ca = await ReloadingCertificateAuthority.open({ ...options, timers: systemTimers, logger, ...reload });
   if (!ca.ok) return ca;
   for (const pem of ca.value.trustBundle()) {
     const root = new X509Certificate(pem);

@@ -41,7 +41,7 @@ export function registerControlPlaneCommand(program: Command, io: { stderr: (tex
     .option('--debounce-quiet <ms>', 'push after the configuration has been quiet this long', '100')
     .option('--debounce-max <ms>', 'push at the latest this long after the first change', '1000')
     .option('--ca-dir <dir>', 'where the self-signed root CA is kept and reused (ca-cert.pem, root-cert.pem, ca-key.pem); default: none, a new root in memory on every start')
-    .option('--cacerts <dir>', "a plugged-in CA in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); used instead of the self-signed root")
+    .option('--cacerts <dir>', "a plugged-in CA in Istio's cacerts layout (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); used instead of the self-signed root; read again every 2 s, so a root can be rotated without a restart")
     .option('--trust-domain <domain>', 'the trust domain of workload identities (spiffe://<domain>/ns/<ns>/sa/<sa>)', 'cluster.local')
     .action(async (flags: ControlPlaneFlags) => {
       if (!isLogLevel(flags.logLevel)) throw new CliExit(ExitStatus.usage, `--log-level must be debug, info, warn or error, got "${flags.logLevel}"`);
@@ -68,11 +68,13 @@ export function registerControlPlaneCommand(program: Command, io: { stderr: (tex
           certificateAuthority: ca.value,
         });
       } catch (e) {
+        ca.value.close();
         throw new CliExit(1, `control plane failed to start: ${(e as Error).message}`);
       }
       await new Promise<void>((done) => {
         const stop = () => {
           logger.info('shutting down');
+          ca.value.close();
           void running.close().then(done);
         };
         process.once('SIGINT', stop);

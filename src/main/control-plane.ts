@@ -118,6 +118,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     timers: systemTimers,
     logger,
   });
+  // A reloaded CA (new plugged-in files) signs from now on: the TLS port takes a certificate of the new CA at once.
+  const stopWatchingCa = serverCertificate === undefined ? undefined : options.certificateAuthority?.onChange?.(() => {
+    logger.info('certificate authority changed; issuing a new control plane certificate');
+    void serverCertificate.renew();
+  });
   const debug = new DebugServer({
     proxies: () => ads.status(),
     resources: (proxyId, typeUrl) => ads.resources(proxyId, typeUrl),
@@ -138,6 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     }
     debugPort = await debug.listen(options.debugAddress);
   } catch (e) {
+    stopWatchingCa?.();
     serverCertificate?.close();
     await ads.close();
     await debug.close();
@@ -161,6 +167,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     ads,
     workloadTokens,
     async close() {
+      stopWatchingCa?.();
       serverCertificate?.close();
       await ads.close();
       await debug.close();

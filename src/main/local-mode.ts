@@ -201,6 +201,7 @@ export async function startLocalMode(options: LocalModeOptions): Promise<Running
     await mesh!.close();
     await api.close();
     await controlPlane.close();
+    ca.value.close();
     rmSync(meshPath, { force: true });
     rmSync(join(stateDir, 'token'), { force: true });
     await new Promise<void>((done) => logStream.end(done));

@@ -18,6 +18,7 @@ interface ProxyFlags extends Omit<BootstrapFlags, 'labels'> {
   readonly logLevel: string;
   readonly drainTime: string;
   readonly terminationDrainDuration: string;
+  readonly workloadCertTtl?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -50,6 +51,7 @@ export function registerProxyCommand(program: Command, io: { stdout: (text: stri
     .option('--stats-address <host:port>', 'the Prometheus port (Istio’s 15090)')
     .option('--ca-address <host:port>', 'the CA that issues the workload certificate (default: the xDS address; over TLS with --xds-root-cert)')
     .option('--ca-token-file <path>', 'the bearer token for the CA; without it the proxy asks for no workload certificate')
+    .option('--workload-cert-ttl <duration>', 'the workload certificate lifetime to ask the CA for, e.g. 24h or 10s (Istio’s SECRET_TTL; default: the CA’s, 24h); renewed at about half of it')
     .option('--trust-domain <domain>', 'the trust domain of the workload’s SPIFFE id (default: cluster.local)')
     .option('--bind-address <host>', 'bind every listener on this address instead of its configured one (local mode, tests)')
     .option('--port-map <port=port>', 'bind the listener configured on the first port on the second (0: any free port); repeat', collect, [])
@@ -64,6 +66,13 @@ export function registerProxyCommand(program: Command, io: { stdout: (text: stri
       const terminationDrain = parseDuration(flags.terminationDrainDuration);
       if (!drainTime.ok) throw new CliExit(ExitStatus.usage, `--drain-time: ${drainTime.error}`);
       if (!terminationDrain.ok) throw new CliExit(ExitStatus.usage, `--termination-drain-duration: ${terminationDrain.error}`);
+      let workloadCertTtlSeconds: number | undefined;
+      if (flags.workloadCertTtl !== undefined) {
+        const ttl = parseDuration(flags.workloadCertTtl);
+        if (!ttl.ok) throw new CliExit(ExitStatus.usage, `--workload-cert-ttl: ${ttl.error}`);
+        workloadCertTtlSeconds = Math.ceil(ttl.value / 1000);
+        if (!(workloadCertTtlSeconds >= 1)) throw new CliExit(ExitStatus.usage, `--workload-cert-ttl must be at least 1s, got "${flags.workloadCertTtl}"`);
+      }
       const portMap = parsePortMap(flags.portMap);
       if (!portMap.ok) throw new CliExit(ExitStatus.usage, portMap.error);
       if (!['text', 'json'].includes(flags.accessLogFormat)) throw new CliExit(ExitStatus.usage, `--access-log-format must be text or json, got "${flags.accessLogFormat}"`);
@@ -76,7 +85,7 @@ export function registerProxyCommand(program: Command, io: { stdout: (text: stri
           throw new CliExit(ExitStatus.usage, `cannot read the bootstrap file: ${(error as Error).message}`);
         }
       }
-      const { bootstrap: _file, label, bindAddress, portMap: _ports, accessLog: _log, accessLogFormat: _format, logLevel: _level, drainTime: _drain, terminationDrainDuration: _termination, ...rest } = flags;
+      const { bootstrap: _file, label, bindAddress, portMap: _ports, accessLog: _log, accessLogFormat: _format, logLevel: _level, drainTime: _drain, terminationDrainDuration: _termination, workloadCertTtl: _ttl, ...rest } = flags;
       const bootstrap = parseBootstrap({ ...(file === undefined ? {} : { file }), flags: { ...rest, labels: label } });
       if (!bootstrap.ok) throw new CliExit(ExitStatus.usage, `invalid bootstrap:\n  ${bootstrap.error.join('\n  ')}`);
 
@@ -96,6 +105,7 @@ export function registerProxyCommand(program: Command, io: { stdout: (text: stri
           binding: { ...(bindAddress === undefined ? {} : { host: bindAddress }), ...(portMap.value.size === 0 ? {} : { ports: portMap.value }) },
           drainTimeMs: drainTime.value,
           terminationDrainMs: terminationDrain.value,
+          ...(workloadCertTtlSeconds !== undefined && { workloadCertificateTtlSeconds: workloadCertTtlSeconds }),
           commandLineOptions: { ...flags },
           onQuit: () => stop(),
         });

@@ -48,6 +48,8 @@ export interface ProxyOptions {
   readonly drainTimeMs?: number;
   /** How long a shutdown waits for open connections to finish before it closes them (Istio's terminationDrainDuration). */
   readonly terminationDrainMs: number;
+  /** The workload certificate lifetime to ask the CA for (Istio's SECRET_TTL); the CA's default when not given. */
+  readonly workloadCertificateTtlSeconds?: number;
   /** The options the proxy was started with, for /server_info. */
   readonly commandLineOptions: Readonly<Record<string, unknown>>;
   /** Asked to exit (/quitquitquit); the caller shuts the proxy down and ends the process. */
@@ -186,7 +188,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       clock,
       certificates: () => {
         const current = certificates?.current();
-        return current === undefined ? [] : [{ caCertPem: [current.trustBundlePem], certChainPem: current.certChainPem }];
+        return current === undefined ? [] : [{ caCertPem: current.trustBundle, certChainPem: current.certChainPem }];
       },
       logLevels: loggers,
       drainListeners: ({ inboundOnly }) => {
@@ -288,6 +290,7 @@ function workloadCertificateClient(options: ProxyOptions, time: { clock: Clock; 
     caAddress: ca.address,
     identity: { trustDomain: ca.trustDomain, namespace: String(node.metadata['NAMESPACE']), serviceAccount: String(node.metadata['SERVICE_ACCOUNT']) },
     readToken: () => readFile(tokenFile, 'utf8'),
+    ...(options.workloadCertificateTtlSeconds !== undefined && { validitySeconds: options.workloadCertificateTtlSeconds }),
     createKeyAndCsr: createWorkloadKeyAndCsr,
     ...time,
     logger: options.loggers.get('main'),

@@ -82,6 +82,17 @@ export class ControlPlaneCertificate {
     return ok(issued.value);
   }
 
+  /**
+   * Issues a new certificate now, in place of the scheduled renewal: after the CA's signing
+   * material changed (a plugged-in CA reloaded), so the port serves a chain of the new CA.
+   */
+  async renew(): Promise<Result<ServerCertificate, string>> {
+    if (this.#closed) return err('closed');
+    if (this.#timer !== undefined) this.#options.timers.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    return this.#issue();
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer !== undefined) this.#options.timers.clearTimeout(this.#timer);

@@ -13,21 +13,40 @@ export interface VerifiedLeaf {
   readonly notAfter: number;
   /** Lower-case hex, as Envoy's /certs shows it. */
   readonly serial: string;
+  /** The leaf, the intermediates, then the root of the bundle they chain to: what the proxy presents. */
+  readonly certChainPem: readonly string[];
+  /** Every root of the bundle, PEM each: what peers' certificates may chain to. */
+  readonly trustBundle: readonly string[];
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
 /**
- * Checks a CA's answer before the proxy takes it: the leaf is ours (our key, our identity, not
- * expired), each certificate is issued and signed by the next, and the last is a self-signed root.
- * Nothing is trusted yet, so this catches a broken or confused CA, not a malicious one.
+ * Checks a CA's answer before the proxy takes it. The answer is Istio's cert_chain: the leaf, any
+ * intermediates, and last the trust bundle (one element holding every root, as istiod sends it; a
+ * single root is a bundle of one). The leaf must be ours (our key, our identity, not expired), each
+ * certificate issued and signed by the next, the last of them issued by one of the bundle's roots,
+ * and every root self-signed. Nothing is trusted yet, so this catches a broken or confused CA, not a
+ * malicious one.
  */
 export function verifyCertificateChain(chainPem: readonly string[], expected: ExpectedLeaf, now: number): Result<VerifiedLeaf, string> {
   if (chainPem.length < 2) return err(`expected the leaf and at least the root, got ${chainPem.length} certificate${chainPem.length === 1 ? '' : 's'}`);
   const chain: X509Certificate[] = [];
-  for (const [index, pem] of chainPem.entries()) {
+  for (const [index, pem] of chainPem.slice(0, -1).entries()) {
     try {
       chain.push(new X509Certificate(pem));
     } catch (error) {
       return err(`certificate ${index} of the chain does not parse: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const bundlePem = chainPem[chainPem.length - 1]!.match(PEM_CERTIFICATE) ?? [];
+  if (bundlePem.length === 0) return err('the last element of the chain (the trust bundle) holds no PEM certificate');
+  const bundle: X509Certificate[] = [];
+  for (const [index, pem] of bundlePem.entries()) {
+    try {
+      bundle.push(new X509Certificate(pem));
+    } catch (error) {
+      return err(`root ${index} of the trust bundle does not parse: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   const leaf = chain[0]!;
@@ -40,13 +59,20 @@ export function verifyCertificateChain(chainPem: readonly string[], expected: Ex
   const notBefore = leaf.validFromDate.getTime();
   const notAfter = leaf.validToDate.getTime();
   if (notAfter <= now) return err(`the certificate expired at ${leaf.validToDate.toISOString()}`);
-  for (let index = 0; index < chain.length; index++) {
+  for (let index = 0; index + 1 < chain.length; index++) {
     const certificate = chain[index]!;
-    const issuer = chain[index + 1] ?? certificate;
-    const what = index === chain.length - 1 ? 'the root is not self-signed' : `certificate ${index} of the chain is not issued by certificate ${index + 1}`;
-    if (!certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) return err(what);
+    const issuer = chain[index + 1]!;
+    if (!certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) return err(`certificate ${index} of the chain is not issued by certificate ${index + 1}`);
   }
-  return ok({ notBefore, notAfter, serial: leaf.serialNumber.toLowerCase() });
+  for (const [index, root] of bundle.entries()) {
+    if (!root.checkIssued(root) || !root.verify(root.publicKey)) return err(`root ${index} of the trust bundle is not self-signed`);
+  }
+  const last = chain[chain.length - 1]!;
+  const anchor = bundle.findIndex((root) => root.raw.equals(last.raw) || (last.checkIssued(root) && last.verify(root.publicKey)));
+  if (anchor < 0) return err(`the chain does not end at a root of the trust bundle (${bundle.length} root${bundle.length === 1 ? '' : 's'}; it ends at ${last.issuer.split('\n').join(', ') || 'no issuer'})`);
+  const roots = bundlePem.map((pem) => `${pem}\n`);
+  const anchored = bundle[anchor]!.raw.equals(last.raw) ? chainPem.slice(0, -1) : [...chainPem.slice(0, -1), roots[anchor]!];
+  return ok({ notBefore, notAfter, serial: leaf.serialNumber.toLowerCase(), certChainPem: anchored, trustBundle: roots });
 }
 
 /** The URI entries of node's `subjectAltName` text ("URI:spiffe://..., DNS:..."). */

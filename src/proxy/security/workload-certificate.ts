@@ -16,12 +16,14 @@ export interface WorkloadIdentity {
 export interface WorkloadCertificate {
   /** The SPIFFE id the leaf names. */
   readonly identity: string;
-  /** PEM each: the leaf, any intermediates, the root. */
+  /** PEM each: the leaf, any intermediates, the root of the bundle they chain to. */
   readonly certChainPem: readonly string[];
   /** PKCS#8 PEM. */
   readonly privateKeyPem: string;
-  /** The root that ends the chain: what peers' certificates must chain to. */
+  /** Every root of the CA's bundle, concatenated PEM: what peers' certificates must chain to (old and new root while one is rotated). */
   readonly trustBundlePem: string;
+  /** The same roots, PEM each. */
+  readonly trustBundle: readonly string[];
   /** Milliseconds since the epoch. */
   readonly notBefore: number;
   readonly notAfter: number;
@@ -91,14 +93,21 @@ export class WorkloadCertificateClient {
   #started = false;
   #closed = false;
   #attempts = 0;
+  readonly #validitySeconds: number;
 
   constructor(options: WorkloadCertificateOptions) {
     this.#options = options;
+    this.#validitySeconds = options.validitySeconds ?? 0;
     const { trustDomain, namespace, serviceAccount } = options.identity;
     this.#identity = `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
     this.#client = new CaClientConstructor(options.caAddress, options.credentials ?? grpc.credentials.createInsecure(), options.channelOptions ?? {}) as unknown as CaClient;
     this.#backoff = new JitteredBackoff({ baseMs: options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS, maxMs: options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS, random: options.random });
   }
+
+  /**
+   * Asks for `seconds` of lifetime (0: the CA's default) from the next request on, as Istio's
+   * SECRET_TTL; `weft proxy --workload-cert-ttl` sets it right after the proxy starts.
+   */
 
   /** The SPIFFE id this proxy asks a certificate for. */
   get identity(): string {
@@ -189,13 +198,14 @@ export class WorkloadCertificateClient {
       return err(`cannot read the token: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (token === '') return err('the token is empty');
-    const response = await this.#call({ csr: csrPem, validityDuration: this.#options.validitySeconds ?? 0 }, token);
+    const response = await this.#call({ csr: csrPem, validityDuration: this.#validitySeconds }, token);
     if (!response.ok) return response;
     const chain = response.value.certChain;
     const publicKeySpki = new Uint8Array(createPublicKey(keyPem).export({ type: 'spki', format: 'der' }));
     const verified = verifyCertificateChain(chain, { identity: this.#identity, publicKeySpki }, clock.now());
     if (!verified.ok) return err(`the CA's answer is refused: ${verified.error}`);
-    return ok({ identity: this.#identity, certChainPem: chain, privateKeyPem: keyPem, trustBundlePem: chain[chain.length - 1]!, ...verified.value });
+    const { certChainPem, trustBundle, ...leaf } = verified.value;
+    return ok({ identity: this.#identity, certChainPem, privateKeyPem: keyPem, trustBundlePem: trustBundle.join(''), trustBundle, ...leaf });
   }
 
   #call(request: IstioCertificateRequest, token: string): Promise<Result<IstioCertificateResponse, string>> {
