@@ -4,7 +4,7 @@ import type { MeshSnapshot } from '../snapshot/index.ts';
 import { outboundClusterName } from './cluster-name.ts';
 import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter, TLS_INSPECTOR } from './listener-filters.ts';
 import { inboundSecurity } from './security-filters.ts';
-import { inboundFilterChainsForPort, inboundPorts } from './listener-inbound.ts';
+import { inboundFilterChainsForPort, inboundPorts, inspectionTimeout } from './listener-inbound.ts';
 import { localRateLimitFilters } from './local-rate-limit.ts';
 import { claimDomains, serviceDomains } from './route-domains.ts';
 import { httpServicesOnPort, isHttpOrSniffed, outboundRouteConfiguration } from './route-outbound.ts';
@@ -48,7 +48,7 @@ export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot):
       address: socketAddress(address, port.port),
       filterChains,
       trafficDirection: 'INBOUND',
-      ...(tls || sniffing ? { listenerFilters: [...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])], listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
+      ...(tls || sniffing ? { listenerFilters: [...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])], ...inspectionTimeout(tls, sniffing) } : {}),
     };
   });
   const proxyChain = (statPrefix: string, connect: boolean) => ({

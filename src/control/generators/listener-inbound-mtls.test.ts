@@ -8,7 +8,7 @@ import type { Workload } from '../model/index.ts';
 import { buildPeerAuthenticationIndex, type EffectivePeerAuthentication, type MtlsMode } from '../snapshot/peer-authentication-index.ts';
 import { snapshotFromYaml } from '../snapshot/test-support.ts';
 import { testProxy } from './cluster-test-support.ts';
-import { virtualInboundListener, type InboundSecurity } from './listener-inbound.ts';
+import { inspectionTimeout, virtualInboundListener, type InboundSecurity } from './listener-inbound.ts';
 import { chainAction, selectFilterChain, type SimulatedConnection } from './listener-simulation.ts';
 
 const SERVICES = `
@@ -112,6 +112,13 @@ describe('virtualInbound by PeerAuthentication', () => {
       assert.deepEqual(listener.listenerFilters?.map((f) => f.name), ['envoy.filters.listener.original_dst', 'envoy.filters.listener.http_inspector']);
       assert.ok(listener.filterChains?.every((c) => c.transportSocket === undefined));
     }
+  });
+
+  it('gives up sniffing a protocol after 0.1 s, but waits as long as it takes to tell mutual TLS from plaintext', () => {
+    assert.deepEqual(inspectionTimeout(true, true), { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true });
+    assert.deepEqual(inspectionTimeout(false, true), { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true });
+    assert.deepEqual(inspectionTimeout(true, false), { listenerFiltersTimeout: '0s' });
+    assert.deepEqual(inspectionTimeout(false, false), {});
   });
 
   it('adds the TLS inspector, and a timeout for server-first protocols, as soon as one port takes TLS', () => {

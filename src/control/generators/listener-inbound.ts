@@ -176,10 +176,21 @@ export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot,
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
     filterChains,
     listenerFilters: [ORIGINAL_DST, ...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])],
-    // A server-first protocol sends nothing for the inspectors to read: after the timeout, such a connection is plaintext.
-    ...(tls || sniffing ? { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true } : {}),
+    ...inspectionTimeout(tls, sniffing),
     trafficDirection: 'INBOUND',
   };
+}
+
+/**
+ * How long the listener filters may wait for a connection's first bytes. Sniffing a port's protocol
+ * gives up after 0.1 s and takes the connection as plaintext TCP (a server-first protocol sends
+ * nothing). Telling mutual TLS from plaintext alone waits as long as it takes (Istio's default
+ * protocolDetectionTimeout, 0s): a timeout there would drop mTLS connections of a busy proxy,
+ * which no chain of a STRICT port takes as plaintext.
+ */
+export function inspectionTimeout(tls: boolean, sniffing: boolean): { listenerFiltersTimeout?: string; continueOnListenerFiltersTimeout?: boolean } {
+  if (sniffing) return { listenerFiltersTimeout: '0.1s', continueOnListenerFiltersTimeout: true };
+  return tls ? { listenerFiltersTimeout: '0s' } : {};
 }
 
 /**
