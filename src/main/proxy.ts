@@ -130,6 +130,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   certificates?.onCertificate((certificate) => {
     secrets.setLocal(SDS_WORKLOAD_CERTIFICATE, { kind: 'tlsCertificate', certificateChainPem: certificate.certChainPem.join(''), privateKeyPem: certificate.privateKeyPem }, certificate.serial);
     secrets.setLocal(SDS_ROOT_CA, { kind: 'validationContext', trustedCaPem: certificate.trustBundlePem }, certificate.serial);
+    // The mesh root may rotate away from --xds-root-cert's; reconnections to the control plane follow the bundle.
+    controlPlane?.trustWorkloadBundle(certificate.trustBundle);
   });
 
   const clusters = new XdsClusterManager({ stats, timers, clock, random, logger: loggers.get('upstream') });

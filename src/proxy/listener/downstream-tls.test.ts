@@ -13,6 +13,7 @@ import { MemoryStats, systemTimers, testDeps, withTimeout } from './test-support
 
 const ECHO_TYPE = 'type.googleapis.com/weft.test.Echo';
 const GATE_TYPE = 'type.googleapis.com/weft.test.Gate';
+const CHAIN_CLIENT_SPIFFE_ID = 'spiffe://cluster.local/ns/default/sa/chain-client';
 
 /** A terminal filter that writes its tag and what it learnt of the peer, then echoes. */
 class EchoFactory implements NetworkFilterFactory<string> {
@@ -117,12 +118,15 @@ function listener(name: string, chains: readonly ProtoJson[]): ProtoJson {
 }
 
 /** Connects with TLS, presenting the client certificate unless told not to; resolves with the first line. */
-async function tlsLine(port: number, options: { readonly clientCertificate?: boolean; readonly ca?: string; readonly alpn?: readonly string[] } = {}): Promise<{ line: string; socket: TLSSocket }> {
+async function tlsLine(
+  port: number,
+  options: { readonly clientCertificate?: boolean; readonly cert?: string; readonly key?: string; readonly ca?: string; readonly alpn?: readonly string[] } = {},
+): Promise<{ line: string; socket: TLSSocket }> {
   const socket = tlsConnect({
     host: '127.0.0.1',
     port,
     ca: options.ca ?? pem('ca.pem'),
-    ...(options.clientCertificate !== false && { cert: pem('client.pem'), key: pem('client-key.pem') }),
+    ...(options.clientCertificate !== false && { cert: options.cert ?? pem('client.pem'), key: options.key ?? pem('client-key.pem') }),
     checkServerIdentity: () => undefined,
     ALPNProtocols: [...(options.alpn ?? ['istio-peer-exchange', 'istio', 'h2'])],
   });
@@ -170,6 +174,20 @@ describe('filter chains that terminate TLS', () => {
     assert.equal((await tlsLine(h.port('in'))).line, 'closed');
     assert.equal(h.stats.get('listener.0.0.0.0_15006.ssl.fail_verify_error'), 1);
     assert.equal(h.factory.seen.length, 0);
+  });
+
+  it('takes a client chain leaf -> intermediate -> root when only the root is trusted, whatever order the CAs are sent in', async () => {
+    const h = await harness([listener('in', [{ filterChainMatch: { transportProtocol: 'tls' }, transportSocket: mtls(true), filters: [echo('mtls')] }])]);
+    h.secrets.setLocal('ROOTCA', { kind: 'validationContext', trustedCaPem: pem('chain-root.pem') }, '2');
+    const client = { key: pem('chain-client-key.pem') };
+    for (const cas of [['chain-intermediate.pem', 'chain-root.pem'], ['chain-intermediate.pem'], ['chain-root.pem', 'chain-intermediate.pem']]) {
+      const { line, socket } = await tlsLine(h.port('in'), { ...client, cert: [pem('chain-client.pem'), ...cas.map(pem)].join('') });
+      assert.equal(line, `mtls ${CHAIN_CLIENT_SPIFFE_ID}`, `sent with ${cas.join(', ')}`);
+      socket.destroy();
+    }
+    // Without its intermediate the leaf does not lead to the root.
+    assert.equal((await tlsLine(h.port('in'), { ...client, cert: pem('chain-client.pem') })).line, 'closed');
+    assert.equal(h.stats.get('listener.0.0.0.0_15006.ssl.fail_verify_error'), 1);
   });
 
   it('refuses a plaintext client on a TLS-only port (STRICT): no chain takes it', async () => {

@@ -131,8 +131,9 @@ export function terminateTls(socket: Socket, settings: DownstreamTlsSettings, ti
           return;
         }
       } else {
-        // A TLSSocket made outside a tls.Server leaves `authorized` unset: the chain is checked here.
-        const refused = (settings.verify.chain ? untrustedPeerChain(secure, settings.context.trustedCas(), Date.now()) : undefined)
+        // A TLSSocket made outside a tls.Server leaves `authorized` unset: the chain is checked here,
+        // from this first read of the peer's certificate, the only one that still holds what it sent.
+        const refused = (settings.verify.chain ? untrustedPeerChain(certificate, settings.context.trustedCas(), Date.now()) : undefined)
           ?? refusePeer(secure, { ...settings.verify, chain: false });
         if (refused !== undefined) {
           finish({ kind: 'refused', refusal: 'fail_verify_error', reason: refused });

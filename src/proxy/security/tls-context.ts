@@ -223,26 +223,32 @@ interface BuiltContext {
   readonly trustedCas: readonly X509Certificate[];
 }
 
+/** How many certificates a chain may have above the leaf, as OpenSSL's default verify depth. */
+const MAX_CHAIN_DEPTH = 100;
+
 /**
  * Why the client's certificate chain does not lead to one of `trustedCas`, or undefined when it
- * does: each certificate valid now and signed by the next one it sent, until one is signed by a
- * trusted CA. A server TLSSocket made outside a tls.Server does not check this itself.
+ * does: from `leaf`, each certificate valid now and issued and signed by a CA certificate the
+ * client sent (in any order) until one is issued by a trusted CA. A server TLSSocket made outside
+ * a tls.Server does not check this itself. `leaf` must be what the socket's first
+ * getPeerX509Certificate() returned: Node hands the certificates the client sent after the leaf
+ * out once, as its issuerCertificate links in the order they were sent, and leaves none for later
+ * calls (nor for getPeerCertificate(true)), so the path is built here rather than trusted from it.
  */
-export function untrustedPeerChain(socket: TLSSocket, trustedCas: readonly X509Certificate[], now: number): string | undefined {
-  const presented: X509Certificate[] = [];
-  let detail = socket.getPeerCertificate(true);
-  const seen = new Set<string>();
-  while (detail !== undefined && detail.raw !== undefined && !seen.has(detail.fingerprint256)) {
-    seen.add(detail.fingerprint256);
-    presented.push(new X509Certificate(detail.raw));
-    detail = detail.issuerCertificate;
-  }
-  if (presented.length === 0) return 'the peer presented no certificate';
-  for (const [index, certificate] of presented.entries()) {
+export function untrustedPeerChain(leaf: X509Certificate | undefined, trustedCas: readonly X509Certificate[], now: number): string | undefined {
+  if (leaf === undefined) return 'the peer presented no certificate';
+  const sent: X509Certificate[] = [];
+  for (let next = leaf.issuerCertificate; next !== undefined && sent.length <= MAX_CHAIN_DEPTH; next = next.issuerCertificate) sent.push(next);
+  const issues = (issuer: X509Certificate, subject: X509Certificate): boolean => subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
+  let certificate = leaf;
+  const used = new Set<X509Certificate>();
+  for (let depth = 0; depth <= MAX_CHAIN_DEPTH; depth++) {
     if (certificate.validFromDate.getTime() > now || certificate.validToDate.getTime() < now) return `certificate verify failed: CERT_${certificate.validToDate.getTime() < now ? 'HAS_EXPIRED' : 'NOT_YET_VALID'}`;
-    if (trustedCas.some((ca) => certificate.checkIssued(ca) && certificate.verify(ca.publicKey))) return undefined;
-    const issuer = presented[index + 1];
-    if (issuer === undefined || !certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) break;
+    if (trustedCas.some((ca) => issues(ca, certificate))) return undefined;
+    const issuer = sent.find((candidate) => !used.has(candidate) && candidate.ca && issues(candidate, certificate));
+    if (issuer === undefined) break;
+    used.add(issuer);
+    certificate = issuer;
   }
   return 'certificate verify failed: UNABLE_TO_GET_ISSUER_CERT_LOCALLY';
 }
