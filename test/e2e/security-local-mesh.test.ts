@@ -240,6 +240,65 @@ spec:
     }
   });
 
+  it('on a TCP port, a DENY policy closes the connections it matches, and an ALLOW rule with HTTP-only fields matches nothing', async () => {
+    /** A tunnel through `client`'s sidecar to db's TCP port (CONNECT), then a request inside it: its status, or the error when the connection was closed. */
+    const throughTunnel = (client: string): Promise<number | string> => {
+      const proxy = replica(client).proxy;
+      return new Promise((resolve) => {
+        const connect = httpRequest({ host: proxy.hostname, port: Number(proxy.port), method: 'CONNECT', path: 'db:9000', agent: false, timeout: 5_000 });
+        connect.on('connect', (response, socket) => {
+          if (response.statusCode !== 200) {
+            socket.destroy();
+            resolve(`CONNECT ${response.statusCode}`);
+            return;
+          }
+          let data = '';
+          socket.setTimeout(5_000, () => socket.destroy());
+          socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+          socket.on('close', () => resolve(/^HTTP\/1\.1 (\d+)/.exec(data)?.[1] !== undefined ? Number(/^HTTP\/1\.1 (\d+)/.exec(data)![1]) : 'closed'));
+          socket.on('error', () => undefined);
+          socket.write('GET /tcp HTTP/1.1\r\nhost: db\r\nconnection: close\r\n\r\n');
+        });
+        connect.on('timeout', () => connect.destroy(new Error('timeout')));
+        connect.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+        connect.end();
+      });
+    };
+    const dir = mkdtempSync(join(tmpdir(), 'weft-tcp-authz-'));
+    const policy = (name: string, body: string): string => {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${name}, namespace: default}
+spec:
+  selector: {matchLabels: {app: db}}
+${body}`);
+      return file;
+    };
+    const deny = policy('db-deny-productpage', `  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/default/sa/productpage"]}}]
+`);
+    const httpOnly = policy('db-allow-get', `  action: ALLOW
+  rules:
+  - to: [{operation: {methods: ["GET"]}}]
+`);
+    try {
+      assert.equal(await throughTunnel('productpage'), 200);
+      await applied(deny);
+      assert.ok(await mesh.until(async () => (await throughTunnel('productpage')) === 'closed', 15_000), 'the DENY policy never closed productpage\'s connection');
+      assert.equal(await throughTunnel('ratings'), 200, 'the DENY policy names productpage only');
+      await deleted(deny);
+      await applied(httpOnly);
+      // methods is HTTP-only: on a TCP port the ALLOW rule matches nothing, so nothing is allowed.
+      assert.ok(await mesh.until(async () => (await throughTunnel('ratings')) === 'closed', 15_000), 'the ALLOW rule with methods still let a TCP connection through');
+      await deleted(httpOnly);
+      assert.ok(await mesh.until(async () => (await throughTunnel('ratings')) === 200, 15_000), 'removing the policy never reopened db');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('003-security: STRICT, allow-nothing in default, and only frontend-service-account\'s GET and POST reach my-api-service', async () => {
     const seed = join(SEEDS, '003-security.yaml');
     await applied(seed);
