@@ -32,7 +32,7 @@
  * Needs Linux with 2 or more cores, nginx, taskset, timeout, cc and OpenSSL's headers (Debian:
  * apt-get install -y nginx gcc libssl-dev). Markdown on stdout, progress on stderr.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -42,13 +42,14 @@ import { fileURLToPath } from 'node:url';
 import { createWorkloadKeyAndCsr, loadCertificateAuthority, type CertificateAuthority } from '../src/ca/index.ts';
 import type { Logger } from '../src/core/index.ts';
 import { startControlPlane, type RunningControlPlane } from '../src/main/control-plane.ts';
-import type { LoadResult } from './proxy-compare-loadgen.ts';
-import { freePort, nginxVersion, waitForPort } from './proxy-compare-peers.ts';
+import { compileNative, DRAIN_S, execGenerator, parseLoadResult, type LoadResult } from './proxy-compare-loadgen.ts';
+import { freePort, hasCommand, NGINX_LOCATION, nginxHead, nginxVersion, runNginx } from './proxy-compare-peers.ts';
 import { Service } from './proxy-compare-process.ts';
 import { cpuUsPerRequest, fixed, median, num, proxyBusy, ratio } from './proxy-compare-report.ts';
 import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
+import { benchClock, couldNotRunLines } from './bench-run.ts';
 import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -87,11 +88,7 @@ const retries = number('--retries', 1, 1);
 const timeLimitS = number('--time-limit', 1200, 300);
 const jsonOut = option('--json');
 
-const started = Date.now();
-const deadline = started + timeLimitS * 1000;
-const progress = (message: string): void => {
-  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
-};
+const { started, deadline, progress } = benchClock(timeLimitS);
 const quiet = new QuietRuns(retries, deadline, progress);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadBefore = os.loadavg();
@@ -103,9 +100,7 @@ if (process.platform !== 'linux' || os.cpus().length < 2) {
   process.exit(2);
 }
 for (const [tool, install] of [['nginx', 'nginx'], ['taskset', 'util-linux'], ['timeout', 'coreutils'], ['cc', 'gcc']] as const) {
-  try {
-    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
-  } catch {
+  if (!hasCommand(tool)) {
     process.stderr.write(`mtls-cost cannot run: ${tool} is missing (apt-get install -y ${install})\n`);
     process.exit(2);
   }
@@ -131,39 +126,13 @@ const extras = new WeakMap<LoadResult, Extra>();
 /** Handshakes the generator completed, per server port, in every run (repeated ones too). */
 const handshakesTo = new Map<number, number>();
 
-interface Raw {
-  readonly error?: string;
-  readonly mode: 'open' | 'closed';
-  readonly window_s: number;
-  readonly due: number;
-  readonly completed: number;
-  readonly errors: number;
-  readonly status_errors: number;
-  readonly timeouts: number;
-  readonly reconnects: number;
-  readonly rps: number | null;
-  readonly latency_us: Record<'p50' | 'p90' | 'p99' | 'p999' | 'max' | 'mean', number | null>;
-  readonly send_lag_us: Record<'p50' | 'p99' | 'max', number | null>;
-  readonly cpu_ns: number;
-  readonly cpu_ticks: number;
-  readonly cpu0_busy: number | null;
-  readonly cpu1_busy: number | null;
-  readonly steal: number;
-  readonly foreign_cpu: number | null;
-}
-
-const DRAIN_S = 2;
-const n = (value: number | null): number => value ?? Number.NaN;
-
 function compileGenerator(scratch: string): string {
-  const binary = path.join(scratch, 'mtls-loadgen');
   try {
-    execFileSync('cc', ['-O2', '-Wall', '-o', binary, path.join(HERE, 'mtls-loadgen.c'), '-lm', '-lssl', '-lcrypto'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return compileNative('mtls-loadgen', scratch, path.join(HERE, 'mtls-loadgen.c'), ['ssl', 'crypto']);
   } catch (error) {
     process.stderr.write(`mtls-cost cannot build its load generator (OpenSSL's headers: apt-get install -y libssl-dev):\n${(error as { stderr?: Buffer }).stderr?.toString() ?? (error as Error).message}\n`);
     process.exit(2);
   }
-  return binary;
 }
 
 interface Certificates {
@@ -196,36 +165,9 @@ async function runGenerator(binary: string, certs: Certificates, spec: LoadSpec)
     ...(spec.setupParallel !== undefined ? ['--setup-parallel', String(spec.setupParallel)] : []),
     ...(spec.cpuPids.length > 0 ? ['--cpu-pids', spec.cpuPids.join(',')] : []),
   ];
-  const timeoutMs = (spec.warmupS + spec.durationS + DRAIN_S + 15) * 1000;
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile('taskset', ['-c', String(LOAD_CPU), binary, ...generatorArgs], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (error, out, err) => {
-      if (error && !out.startsWith('{')) reject(new Error(`mtls-loadgen failed: ${error.message} ${err}`));
-      else resolve(out);
-    });
-  });
+  const stdout = await execGenerator('mtls-loadgen', binary, generatorArgs, LOAD_CPU, spec.warmupS, spec.durationS);
   const [first, second] = stdout.split('\n');
-  const raw = JSON.parse(first ?? '{}') as Raw;
-  if (raw.error !== undefined) throw new Error(`mtls-loadgen: ${raw.error}`);
-  const l = raw.latency_us;
-  const result: LoadResult = {
-    mode: raw.mode,
-    windowS: raw.window_s,
-    due: raw.due,
-    completed: raw.completed,
-    errors: raw.errors,
-    statusErrors: raw.status_errors,
-    timeouts: raw.timeouts,
-    reconnects: raw.reconnects,
-    rps: n(raw.rps),
-    latencyUs: { p50: n(l.p50), p90: n(l.p90), p99: n(l.p99), p999: n(l.p999), max: n(l.max), mean: n(l.mean) },
-    sendLagUs: { p50: n(raw.send_lag_us.p50), p99: n(raw.send_lag_us.p99), max: n(raw.send_lag_us.max) },
-    cpuNs: raw.cpu_ns,
-    cpuTicks: raw.cpu_ticks,
-    cpu0Busy: n(raw.cpu0_busy),
-    cpu1Busy: n(raw.cpu1_busy),
-    steal: raw.steal,
-    foreignCpu: n(raw.foreign_cpu),
-  };
+  const result = parseLoadResult('mtls-loadgen', first ?? '{}');
   const extra = JSON.parse(second ?? '{}') as { tls?: string; handshakes?: number; resumed?: number; failed_connections?: number; setup_failures?: number; generator_cpu_ns?: number };
   extras.set(result, {
     tls: extra.tls ?? '?', handshakes: extra.handshakes ?? 0, resumed: extra.resumed ?? 0, failedConnections: extra.failed_connections ?? 0,
@@ -337,44 +279,22 @@ async function startWeftSidecar(
 async function startNginxTls(directory: string, upstream: Upstream, server: Issued, root: string, timeLimitS: number): Promise<ServerUnderTest> {
   mkdirSync(directory, { recursive: true });
   const ports = { mtls: await freePort(), plain: await freePort() };
-  const temp = (name: string) => path.join(directory, name);
-  const location = 'location / { proxy_pass http://up_h1; proxy_http_version 1.1; proxy_set_header Connection ""; }';
-  const config = temp('nginx.conf');
-  writeFileSync(config, `user root;
-worker_processes 1;
-daemon off;
-pid ${temp('nginx.pid')};
-error_log stderr warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-  access_log off;
-  client_body_temp_path ${temp('client_body')};
-  proxy_temp_path ${temp('proxy')};
-  fastcgi_temp_path ${temp('fastcgi')};
-  uwsgi_temp_path ${temp('uwsgi')};
-  scgi_temp_path ${temp('scgi')};
-  keepalive_requests 10000000;
-  keepalive_timeout 300s;
-  upstream up_h1 { server 127.0.0.1:${upstream.h1Port}; keepalive 256; keepalive_requests 10000000; }
-  server {
+  const config = `${nginxHead(directory, upstream.h1Port)}  server {
     listen 127.0.0.1:${ports.mtls} ssl;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_certificate ${server.chainFile};
     ssl_certificate_key ${server.keyFile};
     ssl_client_certificate ${root};
     ssl_verify_client on;
-    ${location}
+    ${NGINX_LOCATION}
   }
   server {
     listen 127.0.0.1:${ports.plain};
-    ${location}
+    ${NGINX_LOCATION}
   }
 }
-`);
-  execFileSync('nginx', ['-t', '-q', '-c', config, '-p', directory], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const service = new Service('nginx', 'nginx', ['-c', config, '-p', directory], { cpu: SERVER_CPU, timeLimitS });
-  for (const port of [ports.mtls, ports.plain]) await waitForPort(port, service, 10_000);
+`;
+  const service = await runNginx(directory, config, [ports.mtls, ports.plain], SERVER_CPU, timeLimitS);
   return { name: 'nginx', ports, processes: () => service.processes(), stop: () => service.stop() };
 }
 
@@ -644,12 +564,7 @@ line(`- New connections: ${handshakeRate}/s for ${durationS} s (at most ${HANDSH
 line(`- Kept-alive: ${rate} requests/s for ${durationS} s over ${KEEPALIVE_OPEN_CONNECTIONS} connections, and closed loop over ${KEEPALIVE_CLOSED_CONNECTIONS} for ${maxDurationS} s`);
 line(`- Negotiated (mTLS, as the generator saw it): ${SERVERS.map((s) => `${s} ${tlsOf(s)}`).join('; ')}`);
 line();
-if (failures.length > 0) {
-  line('**Could not run:**');
-  line();
-  for (const f of failures) line(`- ${f.split('\n').join('\n  ')}`);
-  line();
-}
+for (const l of couldNotRunLines(failures)) line(l);
 
 line('### New connections: a full handshake per request (medians over rounds)');
 line();

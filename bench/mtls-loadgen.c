@@ -12,7 +12,8 @@
  * Open loop (--rate R > 0, fixed schedule, latency from the due time: no coordinated omission)
  * and closed loop (--rate 0) behave as in loadgen.c. So do the measured window, the CPU
  * accounting of --cpu-pids, the machine's busy and steal times, and the CPU of other processes:
- * this file includes loadgen.c (its `main` renamed) and uses its option parser, results,
+ * this file includes loadgen.c (its `main` renamed) and uses its option parser, request, loopback
+ * connect, measured run (schedule, window, drain: `run` with this file's hooks), results,
  * percentiles, CPU sampling and JSON output rather than copies of them. Only the connections are
  * this file's own.
  *
@@ -81,14 +82,7 @@ static void tconn_close(struct tconn *c, int clean) {
 }
 
 static void tconn_open(struct tconn *c) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) fail("socket failed");
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  /* Loopback: a blocking connect returns at once while the server's accept queue has room. */
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) fail("connect failed");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  fcntl(fd, F_SETFL, O_NONBLOCK);
+  int fd = connect_loopback();
   c->fd = fd;
   c->alive = 1;
   c->events = EPOLLIN;
@@ -295,14 +289,45 @@ static void dispatch_due(void) {
 }
 
 static void poll_tls(int64_t timeout_ns) {
-  struct epoll_event events[256];
-  struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-  int n = epoll_pwait2(epfd, events, 256, timeout_ns < 0 ? NULL : &ts, NULL);
+  struct epoll_event events[MAX_EVENTS];
+  int n = wait_events(events, timeout_ns);
   for (int i = 0; i < n; i++) {
     struct tconn *c = events[i].data.ptr;
     if (c->alive) drive(c);
   }
 }
+
+/* ---- these connections in loadgen.c's run ---- */
+
+static struct timespec own_a, own_b;
+
+static void tls_start_closed(void) {
+  free_len = 0;
+  for (int i = 0; i < nconns; i++) {
+    outstanding++;
+    start(&tconns[i], now_ns());
+  }
+}
+
+static uint64_t tls_measured_in_flight(void) {
+  uint64_t n = 0;
+  for (int i = 0; i < nconns; i++) if (tconns[i].busy) n += measured(tconns[i].due, 0);
+  return n;
+}
+
+static int tls_in_flight(void) {
+  int busy = 0;
+  for (int i = 0; i < nconns; i++) busy += tconns[i].busy;
+  return busy;
+}
+
+/* This process's own CPU time at both ends of the window. */
+static void tls_sampled(int end) {
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, end ? &own_b : &own_a);
+}
+
+static const struct run_hooks tls_hooks = {
+    .poll = poll_tls, .dispatch = dispatch_due, .start_closed = tls_start_closed, .measured_in_flight = tls_measured_in_flight, .in_flight = tls_in_flight, .sampled = tls_sampled};
 
 /* Takes this file's options out of argv; the rest go to loadgen.c's parser. */
 static int own_args(int argc, char **argv, char **rest) {
@@ -352,8 +377,8 @@ int main(int argc, char **argv) {
   parse_args(own_args(argc, argv, rest), rest);
   closed_loop = rate == 0;
   if (use_tls) make_context();
-  request = malloc(512);
-  request_len = (size_t)snprintf(request, 512, "GET %s HTTP/1.1\r\nhost: %s\r\nuser-agent: weft-bench\r\n\r\n", path, authority);
+  proto = P_H1; /* whatever --proto said: this generator speaks HTTP/1.1 */
+  build_request();
   epfd = epoll_create1(0);
   tconns = calloc((size_t)nconns, sizeof *tconns);
   free_slots = calloc((size_t)nconns, sizeof *free_slots);
@@ -392,86 +417,10 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < nconns; i++) free_slots[(free_head + free_len++) % nconns] = i;
 
-  t_start = now_ns() + 10000000;
-  t_measure = t_start + (int64_t)(warmup * 1e9);
-  t_end = t_measure + (int64_t)(duration * 1e9);
-  t_drain_end = t_end + (int64_t)(drain * 1e9);
-  if (closed_loop) {
-    lat_cap = MAX_CLOSED_SAMPLES;
-  } else {
-    period_ns = (int64_t)(1e9 / rate);
-    total_due = (uint64_t)((double)(t_end - t_start) / (double)period_ns);
-    lat_cap = total_due + 16;
-    queue = malloc(total_due * sizeof *queue + 16);
-    lag = malloc(lat_cap * sizeof *lag);
-  }
-  latency = malloc(lat_cap * sizeof *latency);
-  if (!latency) fail("out of memory");
-
-  static struct foreign_snapshot before, after;
-  foreign_snapshot(&before);
-  struct cpu_sample a = {0}, b = {0};
-  struct timespec own_a = {0}, own_b = {0};
-  int sampled_a = 0, sampled_b = 0;
-  while (now_ns() < t_start) poll_tls(t_start - now_ns());
-  if (closed_loop) {
-    free_len = 0;
-    for (int i = 0; i < nconns; i++) {
-      outstanding++;
-      start(&tconns[i], now_ns());
-    }
-  }
-  for (;;) {
-    int64_t t = now_ns();
-    if (!sampled_a && t >= t_measure) {
-      sample_cpu(&a);
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &own_a);
-      sampled_a = 1;
-    }
-    if (!sampled_b && t >= t_end) {
-      sample_cpu(&b);
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &own_b);
-      sampled_b = 1;
-      stopping = 1;
-    }
-    if (!closed_loop) {
-      while (next_due < total_due && t_start + (int64_t)next_due * period_ns <= t) {
-        int64_t due = t_start + (int64_t)next_due * period_ns;
-        if (due >= t_measure && due < t_end) measured_due++;
-        queue[queue_head + queue_len++] = due;
-        outstanding++;
-        next_due++;
-      }
-      dispatch_due();
-    }
-    int finished = closed_loop ? sampled_b : (next_due >= total_due && outstanding == 0);
-    if (finished && sampled_b) break;
-    if (t >= t_drain_end) {
-      for (uint64_t i = 0; i < queue_len; i++) timeouts += measured(queue[queue_head + i], 0);
-      for (int i = 0; i < nconns; i++) if (tconns[i].busy) timeouts += measured(tconns[i].due, 0);
-      break;
-    }
-    int64_t wake = t_drain_end;
-    if (!closed_loop && next_due < total_due) wake = t_start + (int64_t)next_due * period_ns;
-    if (!sampled_a && t_measure < wake) wake = t_measure;
-    if (!sampled_b && t_end < wake) wake = t_end;
-    int64_t timeout = wake - now_ns();
-    if (timeout > spin_ns) poll_tls(timeout - spin_ns);
-    else poll_tls(0);
-  }
-  if (closed_loop) { /* let in-flight requests finish so the server sees clean connections */
-    int64_t until = now_ns() + 500000000LL;
-    while (now_ns() < until) {
-      int busy = 0;
-      for (int i = 0; i < nconns; i++) busy += tconns[i].busy;
-      if (!busy) break;
-      poll_tls(10000000);
-    }
-  }
+  run(&tls_hooks);
   for (int i = 0; i < nconns; i++) tconn_close(&tconns[i], 1);
-  foreign_snapshot(&after);
   reconnects = handshake_mode ? 0 : failures;
-  print_result(&a, &b, foreign_share(&before, &after));
+  report();
   int64_t own_ns = (own_b.tv_sec - own_a.tv_sec) * 1000000000LL + (own_b.tv_nsec - own_a.tv_nsec);
   printf("{\"tls\":\"%s\",\"handshakes\":%llu,\"resumed\":%llu,\"failed_connections\":%llu,\"setup_failures\":%llu,\"generator_cpu_ns\":%lld}\n",
          use_tls ? tls_description : "plaintext", (unsigned long long)handshakes, (unsigned long long)resumed, (unsigned long long)failures,

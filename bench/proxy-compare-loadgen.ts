@@ -11,10 +11,13 @@ import * as path from 'node:path';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** Compiles `bench/loadgen/<name>.c` into `outDir`; returns the binary's path. */
-export function compileNative(name: string, outDir: string): string {
+/**
+ * Compiles `bench/loadgen/<name>.c` (or `source`) into `outDir`, linked with libm and `libraries`
+ * (`['ssl', 'crypto']`); returns the binary's path.
+ */
+export function compileNative(name: string, outDir: string, source = path.join(HERE, 'loadgen', `${name}.c`), libraries: readonly string[] = []): string {
   const binary = path.join(outDir, name);
-  execFileSync('cc', ['-O2', '-Wall', '-o', binary, path.join(HERE, 'loadgen', `${name}.c`), '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('cc', ['-O2', '-Wall', '-o', binary, source, '-lm', ...libraries.map((l) => `-l${l}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
   return binary;
 }
 
@@ -95,29 +98,29 @@ interface Raw {
   readonly foreign_cpu: number | null;
 }
 
-const DRAIN_S = 2;
+/** Seconds the generator waits, after the window, for the answers still due (`--drain`). */
+export const DRAIN_S = 2;
 const n = (value: number | null): number => value ?? Number.NaN;
 
-export async function runLoad(binary: string, options: LoadOptions): Promise<LoadResult> {
-  const args = [
-    '--port', String(options.port), '--proto', options.protocol, '--conns', String(options.connections), '--rate', String(options.rate),
-    '--warmup', String(options.warmupS), '--duration', String(options.durationS), '--drain', String(DRAIN_S), '--spin-us', String(options.spinUs),
-    ...(options.path !== undefined ? ['--path', options.path] : []),
-    ...(options.authority !== undefined ? ['--authority', options.authority] : []),
-    ...(options.size !== undefined ? ['--size', String(options.size)] : []),
-    ...(options.streams !== undefined ? ['--streams', String(options.streams)] : []),
-    ...(options.cpuPids.length > 0 ? ['--cpu-pids', options.cpuPids.join(',')] : []),
-  ];
-  const timeoutMs = (options.warmupS + options.durationS + DRAIN_S + 15) * 1000;
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile('taskset', ['-c', String(options.cpu), binary, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (error, out, err) => {
+/**
+ * Runs a generator built on loadgen.c (`name` in messages) on core `cpu`, killed when it outlasts
+ * warm-up, window and drain by 15 s; its stdout.
+ */
+export function execGenerator(name: string, binary: string, args: readonly string[], cpu: number, warmupS: number, durationS: number): Promise<string> {
+  const timeoutMs = (warmupS + durationS + DRAIN_S + 15) * 1000;
+  return new Promise<string>((resolve, reject) => {
+    execFile('taskset', ['-c', String(cpu), binary, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (error, out, err) => {
       // The generator reports its own failures as {"error": ...} with exit status 1.
-      if (error && !out.startsWith('{')) reject(new Error(`loadgen failed: ${error.message} ${err}`));
+      if (error && !out.startsWith('{')) reject(new Error(`${name} failed: ${error.message} ${err}`));
       else resolve(out);
     });
   });
-  const raw = JSON.parse(stdout) as Raw;
-  if (raw.error !== undefined) throw new Error(`loadgen: ${raw.error}`);
+}
+
+/** loadgen.c's JSON result (`json`), or its {"error"} as an Error naming `name`. */
+export function parseLoadResult(name: string, json: string): LoadResult {
+  const raw = JSON.parse(json) as Raw;
+  if (raw.error !== undefined) throw new Error(`${name}: ${raw.error}`);
   const l = raw.latency_us;
   return {
     mode: raw.mode,
@@ -138,4 +141,17 @@ export async function runLoad(binary: string, options: LoadOptions): Promise<Loa
     steal: raw.steal,
     foreignCpu: n(raw.foreign_cpu),
   };
+}
+
+export async function runLoad(binary: string, options: LoadOptions): Promise<LoadResult> {
+  const args = [
+    '--port', String(options.port), '--proto', options.protocol, '--conns', String(options.connections), '--rate', String(options.rate),
+    '--warmup', String(options.warmupS), '--duration', String(options.durationS), '--drain', String(DRAIN_S), '--spin-us', String(options.spinUs),
+    ...(options.path !== undefined ? ['--path', options.path] : []),
+    ...(options.authority !== undefined ? ['--authority', options.authority] : []),
+    ...(options.size !== undefined ? ['--size', String(options.size)] : []),
+    ...(options.streams !== undefined ? ['--streams', String(options.streams)] : []),
+    ...(options.cpuPids.length > 0 ? ['--cpu-pids', options.cpuPids.join(',')] : []),
+  ];
+  return parseLoadResult('loadgen', await execGenerator('loadgen', binary, args, options.cpu, options.warmupS, options.durationS));
 }

@@ -39,21 +39,23 @@ export interface PeerOptions {
 
 const STREAM_MODULE = 'ngx_stream_module.so';
 
+/** Whether `command` is on PATH. */
+export function hasCommand(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** What is missing to run a peer, with how to install it; empty when all is there. */
 export function missingTools(): string[] {
   const missing: string[] = [];
-  const has = (command: string): boolean => {
-    try {
-      execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!has('nginx')) missing.push('nginx (apt-get install -y nginx libnginx-mod-stream)');
+  if (!hasCommand('nginx')) missing.push('nginx (apt-get install -y nginx libnginx-mod-stream)');
   else if (nginxStreamModule() === null) missing.push("nginx's stream module (apt-get install -y libnginx-mod-stream)");
-  if (!has('haproxy')) missing.push('haproxy (apt-get install -y haproxy)');
-  for (const tool of ['taskset', 'timeout', 'cc']) if (!has(tool)) missing.push(`${tool} (apt-get install -y ${tool === 'cc' ? 'gcc' : tool === 'taskset' ? 'util-linux' : 'coreutils'})`);
+  if (!hasCommand('haproxy')) missing.push('haproxy (apt-get install -y haproxy)');
+  for (const tool of ['taskset', 'timeout', 'cc']) if (!hasCommand(tool)) missing.push(`${tool} (apt-get install -y ${tool === 'cc' ? 'gcc' : tool === 'taskset' ? 'util-linux' : 'coreutils'})`);
   return missing;
 }
 
@@ -105,10 +107,14 @@ export async function waitForPort(port: number, service: Service, timeoutMs: num
   }
 }
 
-function nginxConfig(directory: string, listen: Ports, upstream: Ports, extraClusters: number, streamModule: string): string {
+/**
+ * The start of an nginx.conf for one worker in the foreground, its files in `directory`, up to and
+ * with the `http` block's common settings (no access log, long keep-alive) and the kept-alive
+ * upstream `up_h1` on `upstreamH1`; the caller adds the rest of `http` and closes it.
+ */
+export function nginxHead(directory: string, upstreamH1: number): string {
   const temp = (name: string) => path.join(directory, name);
-  const extra = Array.from({ length: extraClusters }, (_, i) => `  upstream svc_${i} { server 127.0.0.1:${upstream.h1}; keepalive 16; }`).join('\n');
-  return `${streamModule ? `load_module ${streamModule};\n` : ''}user root;
+  return `user root;
 worker_processes 1;
 daemon off;
 pid ${temp('nginx.pid')};
@@ -124,12 +130,20 @@ http {
   scgi_temp_path ${temp('scgi')};
   keepalive_requests 10000000;
   keepalive_timeout 300s;
-  upstream up_h1 { server 127.0.0.1:${upstream.h1}; keepalive 256; keepalive_requests 10000000; }
-  upstream up_h2 { server 127.0.0.1:${upstream.h2}; keepalive 256; keepalive_requests 10000000; }
+  upstream up_h1 { server 127.0.0.1:${upstreamH1}; keepalive 256; keepalive_requests 10000000; }
+`;
+}
+
+/** nginx's HTTP/1.1 location to `up_h1`, kept-alive. */
+export const NGINX_LOCATION = 'location / { proxy_pass http://up_h1; proxy_http_version 1.1; proxy_set_header Connection ""; }';
+
+function nginxConfig(directory: string, listen: Ports, upstream: Ports, extraClusters: number, streamModule: string): string {
+  const extra = Array.from({ length: extraClusters }, (_, i) => `  upstream svc_${i} { server 127.0.0.1:${upstream.h1}; keepalive 16; }`).join('\n');
+  return `${streamModule ? `load_module ${streamModule};\n` : ''}${nginxHead(directory, upstream.h1)}  upstream up_h2 { server 127.0.0.1:${upstream.h2}; keepalive 256; keepalive_requests 10000000; }
 ${extra}
   server {
     listen 127.0.0.1:${listen.h1};
-    location / { proxy_pass http://up_h1; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    ${NGINX_LOCATION}
   }
   server {
     listen 127.0.0.1:${listen.h2} http2;
@@ -149,12 +163,18 @@ export async function startNginx(options: PeerOptions): Promise<Peer> {
   const directory = path.join(options.directory, `nginx-${options.extraClusters}`);
   mkdirSync(directory, { recursive: true });
   const ports = await freePorts();
-  const config = path.join(directory, 'nginx.conf');
-  writeFileSync(config, nginxConfig(directory, ports, options.upstream, options.extraClusters, streamModule));
-  execFileSync('nginx', ['-t', '-q', '-c', config, '-p', directory], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const service = new Service('nginx', 'nginx', ['-c', config, '-p', directory], { cpu: options.cpu, timeLimitS: options.timeLimitS });
-  for (const port of [ports.h1, ports.h2, ports.tcp]) await waitForPort(port, service, 10_000);
+  const service = await runNginx(directory, nginxConfig(directory, ports, options.upstream, options.extraClusters, streamModule), [ports.h1, ports.h2, ports.tcp], options.cpu, options.timeLimitS);
   return { name: 'nginx', ports, processes: () => service.processes(), stop: () => service.stop() };
+}
+
+/** Writes `config` as `directory`/nginx.conf, checks it (`nginx -t`), runs nginx on core `cpu`; resolves once every port in `listening` accepts connections. */
+export async function runNginx(directory: string, config: string, listening: readonly number[], cpu: number, timeLimitS: number): Promise<Service> {
+  const file = path.join(directory, 'nginx.conf');
+  writeFileSync(file, config);
+  execFileSync('nginx', ['-t', '-q', '-c', file, '-p', directory], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const service = new Service('nginx', 'nginx', ['-c', file, '-p', directory], { cpu, timeLimitS });
+  for (const port of listening) await waitForPort(port, service, 10_000);
+  return service;
 }
 
 function haproxyConfig(listen: Ports, upstream: Ports, extraClusters: number): string {

@@ -36,6 +36,7 @@ import { H2_BODY, startUpstream } from './proxy-compare-upstream.ts';
 import { H2_AUTHORITY, HTTP_AUTHORITY, startWeft } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
 import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
+import { benchClock } from './bench-run.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -96,11 +97,7 @@ const variants = list<Variant>('--variants', VARIANTS);
 const traffic = TRAFFIC.filter((t) => list('--traffic', TRAFFIC.map((x) => x.id)).includes(t.id));
 const jsonOut = option('--json');
 
-const started = Date.now();
-const deadline = started + timeLimitS * 1000;
-const progress = (message: string): void => {
-  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
-};
+const { started, deadline, progress } = benchClock(timeLimitS);
 const quiet = new QuietRuns(retries, deadline, progress);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -32,6 +32,7 @@ import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson, startWeft, type WeftPeer } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
 import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
+import { benchClock, couldNotRunLines } from './bench-run.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -85,11 +86,7 @@ const configs: Config[] = (() => {
   return CONFIGS.filter((c) => picked.includes(c));
 })();
 
-const started = Date.now();
-const deadline = started + timeLimitS * 1000;
-const progress = (message: string): void => {
-  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
-};
+const { started, deadline, progress } = benchClock(timeLimitS);
 const quiet = new QuietRuns(retries, deadline, progress);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -484,12 +481,7 @@ line('| configuration | what |');
 line('|---|---|');
 for (const c of configs) line(`| ${c} | ${DESCRIPTION[c]} |`);
 line();
-if (failures.length > 0) {
-  line('**Could not run:**');
-  line();
-  for (const f of failures) line(`- ${f.split('\n').join('\n  ')}`);
-  line();
-}
+for (const l of couldNotRunLines(failures)) line(l);
 
 line(`### Cost next to plain (medians over rounds)`);
 line();

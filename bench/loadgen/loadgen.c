@@ -377,7 +377,9 @@ static void idle_push(int i) {
   idle[(idle_head + idle_len++) % nconns] = i;
 }
 
-static void conn_open(struct conn *c) {
+/* A TCP connection to 127.0.0.1:port, TCP_NODELAY, non-blocking. Loopback: a blocking connect
+   returns at once while the server's accept queue has room. */
+static int connect_loopback(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) fail("socket failed");
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -385,6 +387,11 @@ static void conn_open(struct conn *c) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   fcntl(fd, F_SETFL, O_NONBLOCK);
+  return fd;
+}
+
+static void conn_open(struct conn *c) {
+  int fd = connect_loopback();
   c->fd = fd;
   c->alive = 1;
   c->in.off = c->in.len = 0;
@@ -704,10 +711,17 @@ static void on_readable(struct conn *c) {
   if (status < 0) conn_fail(c);
 }
 
-static void poll_once(int64_t timeout_ns) {
-  struct epoll_event events[256];
+#define MAX_EVENTS 256
+
+/* Waits for at most MAX_EVENTS events on epfd, up to timeout_ns (< 0: without a limit); how many came. */
+static int wait_events(struct epoll_event *events, int64_t timeout_ns) {
   struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-  int n = epoll_pwait2(epfd, events, 256, timeout_ns < 0 ? NULL : &ts, NULL);
+  return epoll_pwait2(epfd, events, MAX_EVENTS, timeout_ns < 0 ? NULL : &ts, NULL);
+}
+
+static void poll_once(int64_t timeout_ns) {
+  struct epoll_event events[MAX_EVENTS];
+  int n = wait_events(events, timeout_ns);
   for (int i = 0; i < n; i++) {
     struct conn *c = events[i].data.ptr;
     if (!c->alive) continue;
@@ -812,6 +826,129 @@ static void print_result(struct cpu_sample *a, struct cpu_sample *b, double fore
   num("steal", all ? 100.0 * (double)(b->steal - a->steal) / (double)all : 0, "}\n");
 }
 
+/* ---- the measured run ---- */
+
+/* What the run needs from a kind of connection; bench/mtls-loadgen.c brings its own. */
+struct run_hooks {
+  void (*poll)(int64_t timeout_ns);
+  void (*dispatch)(void);               /* open loop: hands queued requests to connections */
+  void (*start_closed)(void);           /* closed loop: the first requests of every connection */
+  uint64_t (*measured_in_flight)(void); /* measured requests in flight (at the drain's end: timeouts) */
+  int (*in_flight)(void);               /* requests in flight */
+  void (*sampled)(int end);             /* optional: just after the window's CPU sample (0 start, 1 end) */
+};
+
+static struct foreign_snapshot foreign_before, foreign_after;
+static struct cpu_sample cpu_a, cpu_b;
+
+/* From the schedule to the end of the drain: the window, its CPU samples, and what went unanswered. */
+static void run(const struct run_hooks *h) {
+  t_start = now_ns() + 10000000;
+  t_measure = t_start + (int64_t)(warmup * 1e9);
+  t_end = t_measure + (int64_t)(duration * 1e9);
+  t_drain_end = t_end + (int64_t)(drain * 1e9);
+  if (closed_loop) {
+    lat_cap = MAX_CLOSED_SAMPLES;
+  } else {
+    period_ns = (int64_t)(1e9 / rate);
+    total_due = (uint64_t)((double)(t_end - t_start) / (double)period_ns);
+    lat_cap = total_due + 16;
+    queue = malloc(total_due * sizeof *queue + 16);
+    lag = malloc(lat_cap * sizeof *lag);
+  }
+  latency = malloc(lat_cap * sizeof *latency);
+  if (!latency) fail("out of memory");
+
+  foreign_snapshot(&foreign_before);
+  int sampled_a = 0, sampled_b = 0;
+  while (now_ns() < t_start) h->poll(t_start - now_ns());
+  if (closed_loop) h->start_closed();
+  for (;;) {
+    int64_t t = now_ns();
+    if (!sampled_a && t >= t_measure) {
+      sample_cpu(&cpu_a);
+      if (h->sampled) h->sampled(0);
+      sampled_a = 1;
+    }
+    if (!sampled_b && t >= t_end) {
+      sample_cpu(&cpu_b);
+      if (h->sampled) h->sampled(1);
+      sampled_b = 1;
+      stopping = 1;
+    }
+    if (!closed_loop) {
+      while (next_due < total_due && t_start + (int64_t)next_due * period_ns <= t) {
+        int64_t due = t_start + (int64_t)next_due * period_ns;
+        if (due >= t_measure && due < t_end) measured_due++;
+        queue[queue_head + queue_len++] = due;
+        outstanding++;
+        next_due++;
+      }
+      h->dispatch();
+    }
+    int finished = closed_loop ? sampled_b : (next_due >= total_due && outstanding == 0);
+    if (finished && sampled_b) break;
+    if (t >= t_drain_end) {
+      /* measured requests still queued or in flight */
+      for (uint64_t i = 0; i < queue_len; i++) timeouts += measured(queue[queue_head + i], 0);
+      timeouts += h->measured_in_flight();
+      break;
+    }
+    int64_t wake = t_drain_end;
+    if (!closed_loop && next_due < total_due) wake = t_start + (int64_t)next_due * period_ns;
+    if (!sampled_a && t_measure < wake) wake = t_measure;
+    if (!sampled_b && t_end < wake) wake = t_end;
+    int64_t timeout = wake - now_ns();
+    /* a timer wakes late by tens of µs here: sleep to just before the due time, then poll */
+    if (timeout > spin_ns) h->poll(timeout - spin_ns);
+    else h->poll(0);
+  }
+  if (closed_loop) { /* let in-flight requests finish so the server sees clean connections */
+    int64_t until = now_ns() + 500000000LL;
+    while (now_ns() < until) {
+      if (!h->in_flight()) break;
+      h->poll(10000000);
+    }
+  }
+}
+
+/* Prints the result (after the run, and what the caller does to end it). */
+static void report(void) {
+  foreign_snapshot(&foreign_after);
+  print_result(&cpu_a, &cpu_b, foreign_share(&foreign_before, &foreign_after));
+}
+
+/* ---- this generator's connections in the run ---- */
+
+static void h_start_closed(void) {
+  for (int i = 0; i < nconns; i++) {
+    int per = proto == P_H2 ? streams : 1;
+    for (int k = 0; k < per; k++) {
+      outstanding++;
+      send_request(&conns[i], now_ns());
+    }
+  }
+}
+
+static uint64_t h_measured_in_flight(void) {
+  uint64_t n = 0;
+  for (int i = 0; i < nconns; i++) {
+    if (proto == P_H2) {
+      for (int s = 0; s < RING; s++) if (conns[i].slots[s].used) n += measured(conns[i].slots[s].due, 0);
+    } else if (conns[i].busy) n += measured(conns[i].due, 0);
+  }
+  return n;
+}
+
+static int h_in_flight(void) {
+  int busy = 0;
+  for (int i = 0; i < nconns; i++) busy += proto == P_H2 ? conns[i].inflight : conns[i].busy;
+  return busy;
+}
+
+static const struct run_hooks h_hooks = {
+    .poll = poll_once, .dispatch = dispatch, .start_closed = h_start_closed, .measured_in_flight = h_measured_in_flight, .in_flight = h_in_flight};
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_TIMERSLACK, 1UL);
@@ -834,89 +971,7 @@ int main(int argc, char **argv) {
   }
   if (proto != P_H2)
     for (int i = 0; i < nconns; i++) idle_push(i);
-
-  t_start = now_ns() + 10000000;
-  t_measure = t_start + (int64_t)(warmup * 1e9);
-  t_end = t_measure + (int64_t)(duration * 1e9);
-  t_drain_end = t_end + (int64_t)(drain * 1e9);
-  if (closed_loop) {
-    lat_cap = MAX_CLOSED_SAMPLES;
-  } else {
-    period_ns = (int64_t)(1e9 / rate);
-    total_due = (uint64_t)((double)(t_end - t_start) / (double)period_ns);
-    lat_cap = total_due + 16;
-    queue = malloc(total_due * sizeof *queue + 16);
-    lag = malloc(lat_cap * sizeof *lag);
-  }
-  latency = malloc(lat_cap * sizeof *latency);
-  if (!latency) fail("out of memory");
-
-  static struct foreign_snapshot before, after;
-  foreign_snapshot(&before);
-  struct cpu_sample a = {0}, b = {0};
-  int sampled_a = 0, sampled_b = 0;
-  while (now_ns() < t_start) poll_once(t_start - now_ns());
-  if (closed_loop) {
-    for (int i = 0; i < nconns; i++) {
-      int per = proto == P_H2 ? streams : 1;
-      for (int k = 0; k < per; k++) {
-        outstanding++;
-        send_request(&conns[i], now_ns());
-      }
-    }
-  }
-  for (;;) {
-    int64_t t = now_ns();
-    if (!sampled_a && t >= t_measure) {
-      sample_cpu(&a);
-      sampled_a = 1;
-    }
-    if (!sampled_b && t >= t_end) {
-      sample_cpu(&b);
-      sampled_b = 1;
-      stopping = 1;
-    }
-    if (!closed_loop) {
-      while (next_due < total_due && t_start + (int64_t)next_due * period_ns <= t) {
-        int64_t due = t_start + (int64_t)next_due * period_ns;
-        if (due >= t_measure && due < t_end) measured_due++;
-        queue[queue_head + queue_len++] = due;
-        outstanding++;
-        next_due++;
-      }
-      dispatch();
-    }
-    int finished = closed_loop ? sampled_b : (next_due >= total_due && outstanding == 0);
-    if (finished && sampled_b) break;
-    if (t >= t_drain_end) {
-      /* measured requests still queued or in flight */
-      for (uint64_t i = 0; i < queue_len; i++) timeouts += measured(queue[queue_head + i], 0);
-      for (int i = 0; i < nconns; i++) {
-        if (proto == P_H2) {
-          for (int s = 0; s < RING; s++) if (conns[i].slots[s].used) timeouts += measured(conns[i].slots[s].due, 0);
-        } else if (conns[i].busy) timeouts += measured(conns[i].due, 0);
-      }
-      break;
-    }
-    int64_t wake = t_drain_end;
-    if (!closed_loop && next_due < total_due) wake = t_start + (int64_t)next_due * period_ns;
-    if (!sampled_a && t_measure < wake) wake = t_measure;
-    if (!sampled_b && t_end < wake) wake = t_end;
-    int64_t timeout = wake - now_ns();
-    /* a timer wakes late by tens of µs here: sleep to just before the due time, then poll */
-    if (timeout > spin_ns) poll_once(timeout - spin_ns);
-    else poll_once(0);
-  }
-  if (closed_loop) { /* let in-flight requests finish so the server sees clean connections */
-    int64_t until = now_ns() + 500000000LL;
-    while (now_ns() < until) {
-      int busy = 0;
-      for (int i = 0; i < nconns; i++) busy += proto == P_H2 ? conns[i].inflight : conns[i].busy;
-      if (!busy) break;
-      poll_once(10000000);
-    }
-  }
-  foreign_snapshot(&after);
-  print_result(&a, &b, foreign_share(&before, &after));
+  run(&h_hooks);
+  report();
   return 0;
 }
