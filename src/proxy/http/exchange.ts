@@ -87,9 +87,11 @@ export interface HttpExchange {
   /**
    * The request body, streamed with backpressure. An HTTP/1 request that announced no body (no
    * content-length, no transfer-encoding) has `readableEnded` true from the start; the head never
-   * carries `transfer-encoding` (hop-by-hop), so test `readableEnded`, not the header.
+   * carries `transfer-encoding` (hop-by-hop), so test `readableEnded`, not the header. A filter
+   * that reads the body before the router (ext_authz with the body) replaces it with a stream that
+   * replays it from the first byte.
    */
-  readonly body: Readable;
+  body: Readable;
   readonly downstream: DownstreamInfo;
   readonly info: StreamInfo;
   /** Filled by filters (a JWT's payload, an RBAC shadow result) for later filters and the access log. */

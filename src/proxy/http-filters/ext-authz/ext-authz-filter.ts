@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import type { Result, Timers } from '../../../core/index.ts';
 import type { HttpExchange, HttpFilter, HttpResponse } from '../../http/exchange.ts';
 import type { FilterDeps, HttpFilterFactory } from '../../http/filter-factory.ts';
@@ -174,9 +173,7 @@ class ExtAuthzFilter implements HttpFilter {
  */
 async function readBody(exchange: HttpExchange, settings: BufferSettings): Promise<CheckBody | undefined> {
   const buffered = await bufferRequestBody(exchange.body, settings.maxRequestBytes);
-  // HttpExchange declares body readonly, for filters that only read it; this one has read it and
-  // must hand the router a body that starts from the first byte again.
-  (exchange as { body: Readable }).body = buffered.replay;
+  exchange.body = buffered.replay;
   if (buffered.partial && !settings.allowPartialMessage) return undefined;
   return { bytes: buffered.bytes, partial: buffered.partial };
 }

@@ -1,6 +1,5 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
@@ -9,7 +8,7 @@ import { FAULT_TYPE, HTTP_FILTER, ROUTER_TYPE } from '../../../xds/envoy/index.t
 import type { HttpFilter } from '../../http/exchange.ts';
 import type { FilterDeps, HttpFilterFactory } from '../../http/filter-factory.ts';
 import {
-  eventually, prefixTable, routeEntry, startProxy, systemTimers, withTimeout, type TestProxy,
+  eventually, prefixTable, routeEntry, startProxy, systemTimers, withTimeout, type TestProxy, getThroughProxy as get,
 } from '../../network/http-connection-manager/hcm-test-support.ts';
 import type { RouteEntry } from '../../route/route-entry.ts';
 import { FakeTimers, seededRandom } from '../../upstream/upstream-test-support.ts';
@@ -70,24 +69,7 @@ async function start(setup: Setup = {}): Promise<TestProxy> {
   return proxy;
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
 
-function get(port: number, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<Answer> {
-  return withTimeout(new Promise<Answer>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  }), 3000, `GET ${path} got no answer`);
-}
 
 function stat(proxy: TestProxy, name: string): number {
   return proxy.stats.get(`${STAT_PREFIX}.fault.${name}`);

@@ -5,7 +5,7 @@ import * as http2 from 'node:http2';
 import { HTTP_FILTER, LOCAL_RATE_LIMIT_TYPE, ROUTER_TYPE, type RouteConfiguration, type TypedAny } from '../../../xds/envoy/index.ts';
 import type { HttpFilter } from '../../http/exchange.ts';
 import type { FilterDeps, HttpFilterFactory } from '../../http/filter-factory.ts';
-import { startProxy, withTimeout, type TestProxy } from '../../network/http-connection-manager/hcm-test-support.ts';
+import { startProxy, withTimeout, type TestProxy, getThroughProxy as get } from '../../network/http-connection-manager/hcm-test-support.ts';
 import { compileRouteConfiguration } from '../../route/index.ts';
 import { FakeTimers } from '../../upstream/upstream-test-support.ts';
 import { LocalRateLimitFilterFactory } from './local-ratelimit-filter.ts';
@@ -67,27 +67,7 @@ async function start(setup: Setup, clock = new FakeTimers()): Promise<TestProxy>
   return proxy;
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-  /** Whether the request went on a connection an earlier request used. */
-  readonly reused: boolean;
-}
 
-/** A GET on a connection of its own, unless an agent that keeps connections is given. */
-function get(port: number, path: string, headers: http.OutgoingHttpHeaders = {}, agent: http.Agent | false = false): Promise<Answer> {
-  return withTimeout(new Promise<Answer>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, reused: req.reusedSocket }));
-    });
-    req.on('error', reject);
-    req.end();
-  }), 3000, `GET ${path} got no answer`);
-}
 
 async function statuses(port: number, path: string, count: number, headers: http.OutgoingHttpHeaders = {}): Promise<number[]> {
   const seen: number[] = [];

@@ -1,12 +1,11 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as http from 'node:http';
 import { Readable } from 'node:stream';
 import type { Logger } from '../../../core/index.ts';
 import { ROUTER_TYPE, type RouteConfiguration } from '../../../xds/envoy/index.ts';
 import type { DownstreamInfo, HttpExchange, HttpResponse } from '../../http/exchange.ts';
 import type { Headers } from '../../http/headers.ts';
-import { MemoryStats, startProxy, withTimeout, type TestProxy } from '../../network/http-connection-manager/hcm-test-support.ts';
+import { MemoryStats, startProxy, type TestProxy, getThroughProxy as get } from '../../network/http-connection-manager/hcm-test-support.ts';
 import { compileRouteConfiguration } from '../../route/index.ts';
 import { RbacFilterFactory } from './rbac-filter.ts';
 import { RBAC_HTTP_FILTER_NAME, RBAC_HTTP_TYPE, RBAC_PER_ROUTE_TYPE, type RbacFilterSettings } from './rbac-settings.ts';
@@ -39,24 +38,7 @@ async function start(filter: Json, virtualHosts?: RouteConfiguration['virtualHos
   return proxy;
 }
 
-interface Answer {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
-}
 
-function get(port: number, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<Answer> {
-  return withTimeout(new Promise<Answer>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  }), 3000, `GET ${path} got no answer`);
-}
 
 /** Paths under /public from loopback, as an ALLOW policy. */
 const PUBLIC_FROM_LOOPBACK = {

@@ -46,7 +46,7 @@ type Writable<T> = { -readonly [K in keyof T]: T[K] };
  */
 export class ActiveStream implements HttpExchange {
   readonly request: RequestHead;
-  readonly body: Readable;
+  body: Readable;
   readonly downstream: DownstreamInfo;
   readonly info: StreamInfo;
   readonly metadata: DynamicMetadata = new Map();

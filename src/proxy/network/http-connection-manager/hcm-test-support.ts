@@ -1,5 +1,6 @@
 /** Fakes and socket helpers for the connection manager's tests; only tests import this module. */
 import { once } from 'node:events';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { ok, type Logger, type Timers } from '../../../core/index.ts';
 import { HTTP_CONNECTION_MANAGER_TYPE, ROUTER_TYPE } from '../../../xds/envoy/index.ts';
@@ -245,4 +246,27 @@ export async function rawExchange(port: number, bytes: string, until?: (received
     socket.destroy();
   }
   return received;
+}
+
+/** An answer to a GET sent through a test proxy. */
+export interface ProxyAnswer {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+  /** Whether the request went on a connection an earlier request used. */
+  readonly reused: boolean;
+}
+
+/** A GET to 127.0.0.1:`port`, on a connection of its own unless an agent that keeps connections is given. */
+export function getThroughProxy(port: number, path: string, headers: http.OutgoingHttpHeaders = {}, agent: http.Agent | false = false): Promise<ProxyAnswer> {
+  return withTimeout(new Promise<ProxyAnswer>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, headers, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body, reused: req.reusedSocket }));
+    });
+    req.on('error', reject);
+    req.end();
+  }), 3000, `GET ${path} got no answer`);
 }
