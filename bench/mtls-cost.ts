@@ -49,8 +49,8 @@ import { cpuUsPerRequest, fixed, median, num, proxyBusy, ratio } from './proxy-c
 import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
-import { benchClock, couldNotRunLines } from './bench-run.ts';
-import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
+import { benchClock, requireTwoCores, couldNotRunLines } from './bench-run.ts';
+import { FOREIGN_LIMIT, STEAL_LIMIT } from './quiet-runs.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WEFT = path.join(HERE, '..', 'bin', 'weft.js');
@@ -88,17 +88,13 @@ const retries = number('--retries', 1, 1);
 const timeLimitS = number('--time-limit', 1200, 300);
 const jsonOut = option('--json');
 
-const { started, deadline, progress } = benchClock(timeLimitS);
-const quiet = new QuietRuns(retries, deadline, progress);
+const { started, deadline, progress, quiet } = benchClock(timeLimitS, retries);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loadBefore = os.loadavg();
 
 // ---- refusing early ----
 
-if (process.platform !== 'linux' || os.cpus().length < 2) {
-  process.stderr.write('mtls-cost needs Linux with at least 2 cores (the server gets one, the load generator and upstream the other).\n');
-  process.exit(2);
-}
+requireTwoCores('mtls-cost', 'the server');
 for (const [tool, install] of [['nginx', 'nginx'], ['taskset', 'util-linux'], ['timeout', 'coreutils'], ['cc', 'gcc']] as const) {
   if (!hasCommand(tool)) {
     process.stderr.write(`mtls-cost cannot run: ${tool} is missing (apt-get install -y ${install})\n`);

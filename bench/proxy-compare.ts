@@ -35,8 +35,8 @@ import { PROXIES, renderReport, VARIANTS, type MemoryRecord, type ProxyName, typ
 import { H2_BODY, startUpstream } from './proxy-compare-upstream.ts';
 import { H2_AUTHORITY, HTTP_AUTHORITY, startWeft } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
-import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
-import { benchClock } from './bench-run.ts';
+import { FOREIGN_LIMIT, STEAL_LIMIT } from './quiet-runs.ts';
+import { benchClock, requireTwoCores } from './bench-run.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -97,16 +97,12 @@ const variants = list<Variant>('--variants', VARIANTS);
 const traffic = TRAFFIC.filter((t) => list('--traffic', TRAFFIC.map((x) => x.id)).includes(t.id));
 const jsonOut = option('--json');
 
-const { started, deadline, progress } = benchClock(timeLimitS);
-const quiet = new QuietRuns(retries, deadline, progress);
+const { started, deadline, progress, quiet } = benchClock(timeLimitS, retries);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- refusing early ----
 
-if (process.platform !== 'linux' || os.cpus().length < 2) {
-  process.stderr.write('proxy-compare needs Linux with at least 2 cores (the proxy gets one, the load generator and upstream the other).\n');
-  process.exit(2);
-}
+requireTwoCores('proxy-compare', 'the proxy');
 const missing = missingTools();
 if (missing.length > 0) {
   process.stderr.write(`proxy-compare cannot run; missing:\n${missing.map((m) => `  - ${m}`).join('\n')}\n`);

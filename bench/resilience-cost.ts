@@ -31,8 +31,8 @@ import { cpuUsPerRequest, fixed, median, mib, num, proxyBusy, ratio } from './pr
 import { startUpstream, type Upstream } from './proxy-compare-upstream.ts';
 import { getJson, startWeft, type WeftPeer } from './proxy-compare-weft.ts';
 import { benchOptions } from './bench-options.ts';
-import { FOREIGN_LIMIT, QuietRuns, STEAL_LIMIT } from './quiet-runs.ts';
-import { benchClock, couldNotRunLines } from './bench-run.ts';
+import { FOREIGN_LIMIT, STEAL_LIMIT } from './quiet-runs.ts';
+import { benchClock, requireTwoCores, couldNotRunLines } from './bench-run.ts';
 
 const LOAD_CPU = 0;
 const PROXY_CPU = 1;
@@ -86,14 +86,10 @@ const configs: Config[] = (() => {
   return CONFIGS.filter((c) => picked.includes(c));
 })();
 
-const { started, deadline, progress } = benchClock(timeLimitS);
-const quiet = new QuietRuns(retries, deadline, progress);
+const { started, deadline, progress, quiet } = benchClock(timeLimitS, retries);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-if (process.platform !== 'linux' || os.cpus().length < 2) {
-  process.stderr.write('resilience-cost needs Linux with at least 2 cores (the proxy gets one, the load generator and upstream the other).\n');
-  process.exit(2);
-}
+requireTwoCores('resilience-cost', 'the proxy');
 for (const tool of ['taskset', 'timeout', 'cc']) {
   try {
     execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
