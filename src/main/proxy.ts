@@ -172,7 +172,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   secrets.addReferences(() => listeners.secretNames());
   secrets.addReferences(() => {
     const names = new Set<string>();
-    for (const name of clusters.names()) sdsSecretNames(clusters.get(name)?.config, names);
+    for (const name of clusters.names()) {
+      const config = clusters.get(name)?.config;
+      if (config !== undefined) for (const secret of sdsSecretNames(config)) names.add(secret);
+    }
     return names;
   });
 

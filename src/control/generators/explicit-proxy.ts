@@ -4,7 +4,7 @@ import type { MeshSnapshot } from '../snapshot/index.ts';
 import { outboundClusterName } from './cluster-name.ts';
 import { HTTP_INSPECTOR, httpConnectionManagerFilter, outboundHttpFilters, socketAddress, tcpProxyFilter, TLS_INSPECTOR } from './listener-filters.ts';
 import { inboundSecurity } from './security-filters.ts';
-import { inboundFilterChainsForPort, inboundPorts, inspectionTimeout } from './listener-inbound.ts';
+import { inboundChainOptions, inboundFilterChainsForPort, inboundPorts, inspectionTimeout } from './listener-inbound.ts';
 import { localRateLimitFilters } from './local-rate-limit.ts';
 import { claimDomains, serviceDomains } from './route-domains.ts';
 import { httpServicesOnPort, isHttpOrSniffed, outboundRouteConfiguration } from './route-outbound.ts';
@@ -34,13 +34,8 @@ export function explicitModeListeners(proxy: ProxyView, snapshot: MeshSnapshot):
   const inboundPolicies = localRateLimitFilters(proxy, snapshot, 'inbound');
   const outboundPolicies = localRateLimitFilters(proxy, snapshot, 'outbound');
   const security = inboundSecurity(proxy, snapshot);
-  const peer = security.peerAuthentication;
   const inbound: Listener[] = inboundPorts(proxy, snapshot).map((port) => {
-    const containerPort = proxy.ports.find((p) => p.hostPort === port.port)?.port ?? port.port;
-    const mode = peer?.portLevel.get(containerPort) ?? peer?.mode ?? 'DISABLE';
-    const filterChains = inboundFilterChainsForPort(port, inboundPolicies, {
-      mode, ...(security.filters !== undefined && { filters: security.filters }), ...(security.pathNormalization !== undefined && { pathNormalization: security.pathNormalization }),
-    });
+    const filterChains = inboundFilterChainsForPort(port, inboundPolicies, inboundChainOptions(proxy, security, port));
     const tls = filterChains.some((c) => c.filterChainMatch?.transportProtocol === 'tls');
     const sniffing = port.protocol === 'Unsupported';
     return {

@@ -160,12 +160,11 @@ export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot,
   const peer = security.peerAuthentication ?? PLAINTEXT;
   const filters = security.filters ?? NO_FILTERS;
   const policies = localRateLimitFilters(proxy, snapshot, 'inbound');
-  const containerPort = (port: number): number => proxy.ports.find((p) => p.hostPort === port)?.port ?? port;
-  const declared = new Set(ports.map((p) => containerPort(p.port)));
+  const declared = new Set(ports.map((p) => containerPort(proxy, p.port)));
   const undeclared = [...peer.portLevel].filter(([port]) => !declared.has(port) && !PROXY_PORTS.has(port)).sort(([a], [b]) => a - b);
   const filterChains: FilterChain[] = [
     { name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACK_HOLE_CLUSTER, { cluster: BLACK_HOLE_CLUSTER })] },
-    ...ports.flatMap((port) => inboundFilterChainsForPort(port, policies, { mode: peer.portLevel.get(containerPort(port.port)) ?? peer.mode, filters, ...(security.pathNormalization !== undefined && { pathNormalization: security.pathNormalization }) })),
+    ...ports.flatMap((port) => inboundFilterChainsForPort(port, policies, inboundChainOptions(proxy, security, port))),
     ...undeclared.flatMap(([port, mode]) => passthroughChains(`virtualInbound-catchall-${port}`, mode, filters, port)),
     ...passthroughChains('virtualInbound-catchall', peer.mode, filters),
   ];
@@ -178,6 +177,21 @@ export function virtualInboundListener(proxy: ProxyView, snapshot: MeshSnapshot,
     listenerFilters: [ORIGINAL_DST, ...(tls ? [TLS_INSPECTOR] : []), ...(sniffing ? [HTTP_INSPECTOR] : [])],
     ...inspectionTimeout(tls, sniffing),
     trafficDirection: 'INBOUND',
+  };
+}
+
+/** The workload (container) port behind a port the proxy serves: local mode moves ports with hostPorts. */
+function containerPort(proxy: ProxyView, port: number): number {
+  return proxy.ports.find((p) => p.hostPort === port)?.port ?? port;
+}
+
+/** How one port's chains are secured: its portLevelMtls mode (by container port), else the workload's; DISABLE without a policy. */
+export function inboundChainOptions(proxy: ProxyView, security: InboundSecurity, port: InboundPort): InboundChainOptions {
+  const peer = security.peerAuthentication ?? PLAINTEXT;
+  return {
+    mode: peer.portLevel.get(containerPort(proxy, port.port)) ?? peer.mode,
+    ...(security.filters !== undefined && { filters: security.filters }),
+    ...(security.pathNormalization !== undefined && { pathNormalization: security.pathNormalization }),
   };
 }
 

@@ -144,7 +144,7 @@ export class ListenerManager implements ResourceHandler, ConfigDumpSource {
   /** The SDS secrets the listeners' TLS contexts name. */
   secretNames(): Set<string> {
     const names = new Set<string>();
-    for (const listener of this.listeners.values()) sdsSecretNames(listener.config.config, names);
+    for (const listener of this.listeners.values()) for (const name of sdsSecretNames(listener.config.config)) names.add(name);
     return names;
   }
 

@@ -167,10 +167,27 @@ function dataSource(value: unknown, at: string): Result<string, string> {
   return err(`${at}: give inlineBytes, inlineString or filename`);
 }
 
-/** The SDS secret names a resource's TLS contexts refer to, wherever they sit in it. */
-export function sdsSecretNames(config: unknown, into: Set<string> = new Set()): Set<string> {
+/** By resource object: xDS replaces a resource with a new object, so a found set never goes stale. */
+const namesByResource = new WeakMap<object, ReadonlySet<string>>();
+
+/**
+ * The SDS secret names a resource's TLS contexts refer to, wherever they sit in it; worked out once
+ * per resource object, since the ADS client asks after every update for every resource.
+ */
+export function sdsSecretNames(resource: object): ReadonlySet<string> {
+  let names = namesByResource.get(resource);
+  if (names === undefined) {
+    const found = new Set<string>();
+    collectSecretNames(resource, found);
+    names = found;
+    namesByResource.set(resource, names);
+  }
+  return names;
+}
+
+function collectSecretNames(config: unknown, into: Set<string>): void {
   if (Array.isArray(config)) {
-    for (const item of config) sdsSecretNames(item, into);
+    for (const item of config) collectSecretNames(item, into);
   } else if (typeof config === 'object' && config !== null) {
     for (const [key, value] of Object.entries(config)) {
       if (key === 'tlsCertificateSdsSecretConfigs' && Array.isArray(value)) {
@@ -178,11 +195,10 @@ export function sdsSecretNames(config: unknown, into: Set<string> = new Set()): 
       } else if (key === 'validationContextSdsSecretConfig') {
         addName(value, into);
       } else {
-        sdsSecretNames(value, into);
+        collectSecretNames(value, into);
       }
     }
   }
-  return into;
 }
 
 function addName(entry: unknown, into: Set<string>): void {
