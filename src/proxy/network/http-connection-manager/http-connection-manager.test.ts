@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
+import * as net from 'node:net';
 import { after, describe, it } from 'node:test';
 import { eventually, headArrived, prefixTable, rawExchange, routeEntry, startProxy, withTimeout, type TestProxy } from './hcm-test-support.ts';
 
@@ -310,6 +312,22 @@ describe('HTTP connection manager over HTTP/1.1', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  it('answers, with connection: close, the first request of a connection accepted just before draining', async () => {
+    const p = await proxy();
+    p.router.handler = () => ({ status: 200, headers: {}, body: Buffer.from('still served') });
+    const socket = net.connect(p.port, '127.0.0.1');
+    await once(socket, 'connect');
+    await eventually(() => p.stats.get('http.inbound_0.0.0.0_80.downstream_cx_active') === 1, 3000, 'the connection to be taken');
+    p.manager.drain?.();
+    socket.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString()));
+    await once(socket, 'close');
+    assert.match(received, /^HTTP\/1\.1 200 /);
+    assert.match(received, /connection: close/i);
+    assert.match(received, /still served/);
   });
 });
 

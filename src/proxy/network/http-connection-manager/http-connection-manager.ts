@@ -22,6 +22,8 @@ class ActiveConnection implements StreamConnection {
   draining = false;
   closed = false;
   openStreams = 0;
+  /** A stream has started on it: it is not one accepted just now whose first request is on its way. */
+  served = false;
   idleTimer: TimerHandle | undefined;
   readonly #manager: HttpConnectionManager;
 
@@ -34,6 +36,7 @@ class ActiveConnection implements StreamConnection {
 
   streamStarted(): void {
     this.openStreams++;
+    this.served = true;
     this.#manager.clearIdleTimer(this);
   }
 
@@ -194,14 +197,17 @@ export class HttpConnectionManager implements NetworkFilter {
 
   /**
    * Stops taking new work: HTTP/2 connections get a GOAWAY, HTTP/1 responses carry
-   * `connection: close`, and connections close as soon as they have no stream open.
+   * `connection: close`, and connections close as soon as they have no stream open. An HTTP/1
+   * connection accepted just before (no request parsed yet) is left to answer the request its client
+   * is sending, with `connection: close`: closing it would reset a request the client already sent.
+   * The drain time's close() ends it if none comes.
    */
   drain(): void {
     this.#draining = true;
     for (const active of this.#connections) {
       active.draining = true;
       if (active.session !== undefined) active.session.close();
-      else if (active.openStreams === 0) this.#closeConnection(active);
+      else if (active.openStreams === 0 && active.served) this.#closeConnection(active);
     }
   }
 
